@@ -1,0 +1,17 @@
+/* libml: the whole public interface. */
+#ifndef ML_H
+#define ML_H
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "tensor/tensor.h"
+#include "backend/ops.h"
+#include "backend/backend.h"
+#include "graph/graph.h"
+#include "io/h5.h"
+
+#define ML_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,89 @@
+/* ml_tensor: an n-dimensional array of float32 or int32 owned by a device.
+ *
+ * Shapes are row-major, OUTERMOST FIRST, as in NumPy, h5py and HDF5 dataspaces:
+ * a batch of images is shape {N, C, H, W} and element (n, c, h, w) sits at
+ * ((n*C + c)*H + h)*W + w.  Tensors are always contiguous.  Storage is
+ * reference-counted: a view along the first (batch) axis shares it without
+ * copying, and the storage lives until its last tensor is freed. */
+#ifndef ML_TENSOR_TENSOR_H
+#define ML_TENSOR_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define ML_MAX_DIMS 6
+
+typedef enum { ML_F32 = 0, ML_I32 = 1 } ml_dtype;
+typedef enum { ML_CPU = 0, ML_CUDA = 1, ML_N_DEVICES } ml_device;
+
+/* How a device allocates and copies memory.  The CPU's is built in; the CUDA
+ * backend registers its own when it starts, so this layer needs no CUDA. */
+typedef struct {
+    const char *name;
+    void *(*alloc)(size_t bytes);   /* NULL with the error set on failure */
+    void (*free)(void *ptr);
+    /* Copies bytes between this device and the host (to_device selects the direction). */
+    ml_status (*copy_host)(void *device_ptr, void *host_ptr, size_t bytes, int to_device);
+    ml_status (*copy_same)(void *dst, const void *src, size_t bytes);
+    ml_status (*fill_zero)(void *ptr, size_t bytes);
+} ml_device_memory;
+
+void ml_device_memory_register(ml_device device, const ml_device_memory *memory);
+const ml_device_memory *ml_device_memory_get(ml_device device); /* NULL if absent */
+const char *ml_device_name(ml_device device);
+ml_status ml_device_parse(const char *name, ml_device *device);
+
+typedef struct {
+    void *data;
+    size_t bytes;
+    int refcount;
+    ml_device device;
+    int borrowed; /* data belongs to the caller (ml_tensor_wrap): never freed here */
+} ml_storage;
+
+typedef struct {
+    ml_dtype dtype;
+    int ndim;
+    int64_t shape[ML_MAX_DIMS];
+    ml_device device;
+    ml_storage *storage;
+    size_t offset; /* bytes from storage->data to element 0 */
+} ml_tensor;
+
+size_t ml_dtype_size(ml_dtype dtype);
+const char *ml_dtype_name(ml_dtype dtype);
+
+/* A zero-filled tensor. NULL with the error set if the device has no memory. */
+ml_tensor *ml_tensor_new(ml_dtype dtype, int ndim, const int64_t *shape, ml_device device);
+/* A CPU tensor over memory the caller keeps alive and frees. */
+ml_tensor *ml_tensor_wrap(ml_dtype dtype, int ndim, const int64_t *shape, void *data);
+void ml_tensor_free(ml_tensor *t);
+
+/* Rows [start, start+count) along the first axis, sharing storage. */
+ml_tensor *ml_tensor_view_rows(const ml_tensor *t, int64_t start, int64_t count);
+/* The same storage seen with another shape of equal element count. */
+ml_tensor *ml_tensor_view_reshape(const ml_tensor *t, int ndim, const int64_t *shape);
+/* Points an existing tensor struct at rows of another, without allocating (for per-batch loops). */
+void ml_tensor_point_rows(ml_tensor *view, const ml_tensor *t, int64_t start, int64_t count);
+
+int64_t ml_tensor_numel(const ml_tensor *t);
+size_t ml_tensor_nbytes(const ml_tensor *t);
+void *ml_tensor_data(const ml_tensor *t);
+float *ml_tensor_f32(const ml_tensor *t);   /* asserts dtype F32 */
+int32_t *ml_tensor_i32(const ml_tensor *t); /* asserts dtype I32 */
+int64_t ml_shape_numel(int ndim, const int64_t *shape);
+int ml_shape_equal(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b);
+/* "[100, 784]" into buf; returns buf. */
+char *ml_shape_format(int ndim, const int64_t *shape, char *buf, size_t size);
+
+/* Copies contents (same dtype and element count; any devices). */
+ml_status ml_tensor_copy(ml_tensor *dst, const ml_tensor *src);
+/* A new tensor with the same contents on `device`. */
+ml_tensor *ml_tensor_to(const ml_tensor *t, ml_device device);
+ml_status ml_tensor_zero(ml_tensor *t);
+/* CPU only: sets every element (F32). */
+void ml_tensor_fill(ml_tensor *t, float value);
+
+#endif
