@@ -128,9 +128,15 @@ typedef enum {
     ML_OP_MISCLASS,
 
     /* Learning rules: update SHARED tensors in place; no output.
-     * in: param, velocity, grad, lr (SCALAR), momentum (SCALAR).
-     * v = mu*v - lr*g; p += v (ip[0] = 1: Nesterov, p += mu*v - lr*g). */
+     * in: param, velocity, grad, lr (SCALAR), momentum (SCALAR); fp[0] scales lr
+     * (Pylearn2's W_lr_scale).  With lr' = lr * fp[0]:
+     * v = mu*v - lr'*g; p += v (ip[0] = 1: Nesterov, p += mu*v - lr'*g). */
     ML_OP_MOMENTUM_STEP,
+    /* in: param (SHARED), updated in place: each unit's weight vector is scaled so
+     * its L2 norm is at most fp[0] (w *= min(norm, fp[0]) / (1e-7 + norm), Pylearn2's
+     * max_col_norm).  ip[0] = 0: units are the columns of a 2-D [in, out] matrix;
+     * ip[0] = 1: units are the slices along axis 0 ([O, C, KH, KW] kernels). */
+    ML_OP_MAX_NORM,
 
     ML_OP_COUNT
 } ml_op;

@@ -152,9 +152,17 @@ static ml_status backward_rule(ml_graph *g, ml_node *n, ml_node *gn, ml_node **d
         no_grad = 1 << 1; /* labels are indices */
         break;
     case ML_OP_BCE_LOGITS:
+    {
         d[0] = back_op(g, ML_OP_BCE_LOGITS_BACK, x[0], 3, (ml_node *[]){gn, x[0], x[1]}, NULL, NULL);
-        no_grad = 1 << 1; /* targets are data */
+        /* d/dt = -z g / B: g spread as a mean over all elements is g / (B * row), so times row. */
+        int64_t row = 1;
+        for (int i = 1; i < x[0]->ndim; i++)
+            row *= x[0]->shape[i];
+        ml_op_params mean_all = {{ML_ALL_AXES, 1}, {0}};
+        ml_node *spread = back_op(g, ML_OP_EXPAND, x[0], 1, &gn, &mean_all, NULL);
+        d[1] = ml_scale(g, ml_mul(g, x[0], spread), -(float)row);
         break;
+    }
     case ML_OP_SQUARED_ERROR:
         d[0] = back_op(g, ML_OP_SQUARED_ERROR_BACK, x[0], 3, (ml_node *[]){gn, x[0], x[1]}, NULL, NULL);
         d[1] = ml_neg(g, d[0]);

@@ -599,7 +599,7 @@ ml_node *ml_squared_error(ml_graph *g, ml_node *a, ml_node *b)
 }
 
 ml_node *ml_momentum_step(ml_graph *g, ml_node *param, ml_node *velocity, ml_node *grad,
-                          ml_node *lr, ml_node *momentum, int nesterov)
+                          ml_node *lr, ml_node *momentum, float lr_scale, int nesterov)
 {
     if (!param || !velocity || !grad || !lr || !momentum)
         return NULL;
@@ -613,8 +613,27 @@ ml_node *ml_momentum_step(ml_graph *g, ml_node *param, ml_node *velocity, ml_nod
         return shape_error("momentum step: param, velocity and gradient differ", param, grad);
     ml_node *n = graph_add_node(g, ML_OP_MOMENTUM_STEP, ML_F32, 0, NULL, 5,
                                 (ml_node *[]){param, velocity, grad, lr, momentum});
-    if (n)
+    if (n) {
         n->p.ip[0] = nesterov ? 1 : 0;
+        n->p.fp[0] = lr_scale;
+    }
+    return n;
+}
+
+ml_node *ml_max_norm(ml_graph *g, ml_node *param, float max_norm, int per_slice)
+{
+    if (!param)
+        return NULL;
+    if (param->op != ML_OP_SHARED || (!per_slice && param->ndim != 2) || param->ndim < 1) {
+        char d[160];
+        ml_error(ML_EINVAL, "max norm: %s is not a shared weight matrix", ml_node_describe(param, d, sizeof d));
+        return NULL;
+    }
+    ml_node *n = graph_add_node(g, ML_OP_MAX_NORM, ML_F32, 0, NULL, 1, &param);
+    if (n) {
+        n->p.ip[0] = per_slice ? 1 : 0;
+        n->p.fp[0] = max_norm;
+    }
     return n;
 }
 

@@ -113,10 +113,14 @@ ml_node *ml_bce_logits(ml_graph *g, ml_node *logits, ml_node *targets);
 ml_node *ml_squared_error(ml_graph *g, ml_node *a, ml_node *b);
 ml_node *ml_misclass(ml_graph *g, ml_node *scores, ml_node *labels);
 
-/* An in-place learning-rule step on SHARED param and velocity (no value):
- * v = mu*v - lr*grad; param += v (Nesterov: param += mu*v - lr*grad). */
+/* An in-place learning-rule step on SHARED param and velocity (no value), with
+ * lr' = lr * lr_scale: v = mu*v - lr'*grad; param += v (Nesterov: param += mu*v - lr'*grad). */
 ml_node *ml_momentum_step(ml_graph *g, ml_node *param, ml_node *velocity, ml_node *grad,
-                          ml_node *lr, ml_node *momentum, int nesterov);
+                          ml_node *lr, ml_node *momentum, float lr_scale, int nesterov);
+/* An in-place constraint on a SHARED weight: each unit's weights (the columns of a
+ * [in, out] matrix, or the kernels of a [O, ...] tensor when per_slice) get an L2 norm
+ * of at most max_norm. */
+ml_node *ml_max_norm(ml_graph *g, ml_node *param, float max_norm, int per_slice);
 
 /* Reverse-mode differentiation: grads[i] = d cost / d wrt[i], cost a scalar.
  * A variable the cost does not depend on gets a zero gradient. */

@@ -119,7 +119,8 @@ static ml_tensor *tensor_header(ml_dtype dtype, int ndim, const int64_t *shape, 
         return NULL;
     t->dtype = dtype;
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim > 0)
+        memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->device = device;
     return t;
 }

@@ -52,7 +52,7 @@ static void mlp_build(mlp *m, int64_t d_in, int64_t hidden, int64_t classes, int
     ml_node *lr = ml_scalar(m->g, "lr", &m->lr), *mom = ml_scalar(m->g, "momentum", &m->mom);
     ml_node *steps[6];
     for (int i = 0; i < 6; i++)
-        steps[i] = ml_momentum_step(m->g, p[i], v[i], grads[i], lr, mom, 0);
+        steps[i] = ml_momentum_step(m->g, p[i], v[i], grads[i], lr, mom, 1.0f, 0);
     ml_node *inputs[2] = {m->x, m->y};
     ml_node *outs[2] = {m->cost, m->misclass};
     ml_fn_spec train = {.n_inputs = 2, .inputs = inputs, .n_outputs = 1, .outputs = outs,
@@ -231,8 +231,33 @@ static void test_bad_graphs(void)
     ml_graph_free(g);
 }
 
+/* Max-norm constraints rescale only the units whose norm exceeds the limit. */
+static void test_max_norm(void)
+{
+    ml_graph *g = ml_graph_new();
+    float wdata[6] = {3, 0.3f, 0, 0.4f, 4, 0}; /* [3, 2]: column norms 5 and 0.5 */
+    ml_tensor *w = ml_tensor_wrap(ML_F32, 2, (int64_t[]){3, 2}, wdata);
+    float kdata[8] = {1, 1, 1, 1, 0.1f, 0.1f, 0.1f, 0.1f}; /* [2, 1, 2, 2]: norms 2 and 0.2 */
+    ml_tensor *k = ml_tensor_wrap(ML_F32, 4, (int64_t[]){2, 1, 2, 2}, kdata);
+    ml_node *effects[2] = {ml_max_norm(g, ml_shared(g, "w", w), 1.0f, 0),
+                           ml_max_norm(g, ml_shared(g, "k", k), 1.0f, 1)};
+    ml_fn *f;
+    ml_fn_spec spec = {.n_effects = 2, .effects = effects, .max_batch = 1};
+    CHECK_OK(ml_fn_compile(g, &spec, &f), "max-norm constraints compile");
+    CHECK_OK(ml_fn_call(f, NULL), "and run");
+    CHECK(fabsf(wdata[0] - 0.6f) < 1e-6f && fabsf(wdata[4] - 0.8f) < 1e-6f && wdata[1] == 0.3f &&
+              wdata[3] == 0.4f,
+          "the column of norm 5 is scaled to norm 1, the column of norm 0.5 is kept");
+    CHECK(fabsf(kdata[0] - 0.5f) < 1e-6f && kdata[4] == 0.1f, "per-kernel norms likewise");
+    ml_fn_free(f);
+    ml_tensor_free(w);
+    ml_tensor_free(k);
+    ml_graph_free(g);
+}
+
 int main(void)
 {
+    test_max_norm();
     ml_rng_seed(&rng, 3);
     ml_set_threads(1);
     test_no_allocation_per_call();

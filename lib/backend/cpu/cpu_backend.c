@@ -1,0 +1,145 @@
+/* The CPU backend: its kernel table, matrix products through OpenBLAS. */
+#include <cblas.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_conv.h"
+#include "backend/cpu/cpu_kernels.h"
+
+ml_status ml_cpu_shape_error(const ml_kernel_args *a, const char *why)
+{
+    char o[96], i0[96], i1[96];
+    ml_shape_format(a->out.ndim, a->out.shape, o, sizeof o);
+    if (a->n_in > 0)
+        ml_shape_format(a->in[0].ndim, a->in[0].shape, i0, sizeof i0);
+    else
+        strcpy(i0, "-");
+    if (a->n_in > 1)
+        ml_shape_format(a->in[1].ndim, a->in[1].shape, i1, sizeof i1);
+    else
+        strcpy(i1, "-");
+    return ml_error(ML_ESHAPE, "cpu %s: %s (out %s, in %s, %s)", ml_op_name(a->op), why, o, i0, i1);
+}
+
+/* out[M, N] = op(A) op(B), transposes by BLAS flags: the leading dimensions are
+ * those of the stored matrices. */
+ml_status ml_cpu_matmul(const ml_kernel_args *a)
+{
+    const ml_tensor *A = &a->in[0], *B = &a->in[1];
+    if (a->n_in != 2 || A->ndim != 2 || B->ndim != 2 || a->out.ndim != 2)
+        return ml_cpu_shape_error(a, "operands must be matrices");
+    int ta = a->p.ip[0] != 0, tb = a->p.ip[1] != 0;
+    int64_t M = ta ? A->shape[1] : A->shape[0];
+    int64_t K = ta ? A->shape[0] : A->shape[1];
+    int64_t KB = tb ? B->shape[1] : B->shape[0];
+    int64_t N = tb ? B->shape[0] : B->shape[1];
+    if (K != KB || a->out.shape[0] != M || a->out.shape[1] != N)
+        return ml_cpu_shape_error(a, "inner dimensions or output shape differ");
+    float *C = ml_tensor_f32(&a->out);
+    if (M == 0 || N == 0)
+        return ML_OK;
+    if (K == 0) {
+        memset(C, 0, (size_t)(M * N) * sizeof *C);
+        return ML_OK;
+    }
+    int lda = (int)A->shape[1], ldb = (int)B->shape[1];
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, 1.0f, ml_tensor_f32(A), lda > 0 ? lda : 1,
+                ml_tensor_f32(B), ldb > 0 ? ldb : 1, 0.0f, C, (int)N);
+    return ML_OK;
+}
+
+/* CONST is a leaf, but materialising it is a kernel like any other. */
+ml_status ml_cpu_const(const ml_kernel_args *a)
+{
+    float *restrict o = ml_tensor_f32(&a->out);
+    int64_t n = ml_tensor_numel(&a->out);
+    float v = a->p.fp[0];
+    for (int64_t i = 0; i < n; i++)
+        o[i] = v;
+    return ML_OK;
+}
+
+static size_t cpu_workspace_bytes(const ml_kernel_args *a)
+{
+    switch (a->op) {
+    case ML_OP_CONV2D:
+    case ML_OP_CONV2D_BACK_INPUT:
+    case ML_OP_CONV2D_BACK_WEIGHT:
+    case ML_OP_POOL:
+    case ML_OP_POOL_BACK:
+        return ml_cpu_conv_workspace_bytes(a);
+    case ML_OP_MAX_NORM: /* one norm per column */
+        return a->in[0].ndim == 2 ? (size_t)a->in[0].shape[1] * sizeof(float) : 0;
+    default:
+        return 0;
+    }
+}
+
+static ml_status cpu_sync(void)
+{
+    return ML_OK;
+}
+
+static void cpu_set_threads(int n)
+{
+    ml_set_threads(n);
+}
+
+static const ml_backend cpu_backend = {
+    .device = ML_CPU,
+    .name = "cpu",
+    .kernel =
+        {
+            [ML_OP_CONST] = ml_cpu_const,
+            [ML_OP_MATMUL] = ml_cpu_matmul,
+            [ML_OP_ADD] = ml_cpu_binary,
+            [ML_OP_SUB] = ml_cpu_binary,
+            [ML_OP_MUL] = ml_cpu_binary,
+            [ML_OP_DIV] = ml_cpu_binary,
+            [ML_OP_AFFINE_SCALAR] = ml_cpu_affine_scalar,
+            [ML_OP_UNARY] = ml_cpu_unary,
+            [ML_OP_UNARY_BACK] = ml_cpu_unary_back,
+            [ML_OP_SOFTMAX] = ml_cpu_softmax,
+            [ML_OP_LOG_SOFTMAX] = ml_cpu_log_softmax,
+            [ML_OP_SOFTMAX_BACK] = ml_cpu_softmax_back,
+            [ML_OP_LOG_SOFTMAX_BACK] = ml_cpu_log_softmax_back,
+            [ML_OP_SUM] = ml_cpu_sum,
+            [ML_OP_MEAN] = ml_cpu_sum,
+            [ML_OP_EXPAND] = ml_cpu_expand,
+            [ML_OP_SUM_TO] = ml_cpu_sum_to,
+            [ML_OP_MAX] = ml_cpu_max,
+            [ML_OP_MAX_BACK] = ml_cpu_max_back,
+            [ML_OP_ARGMAX] = ml_cpu_argmax,
+            [ML_OP_TRANSPOSE] = ml_cpu_transpose,
+            [ML_OP_CONCAT] = ml_cpu_concat,
+            [ML_OP_SLICE] = ml_cpu_slice,
+            [ML_OP_COPY] = ml_cpu_copy,
+            [ML_OP_CLIP] = ml_cpu_clip,
+            [ML_OP_CLIP_BACK] = ml_cpu_clip_back,
+            [ML_OP_DROPOUT] = ml_cpu_dropout,
+            [ML_OP_DROPOUT_BACK] = ml_cpu_dropout_back,
+            [ML_OP_CONV2D] = ml_cpu_conv2d,
+            [ML_OP_CONV2D_BACK_INPUT] = ml_cpu_conv2d_back_input,
+            [ML_OP_CONV2D_BACK_WEIGHT] = ml_cpu_conv2d_back_weight,
+            [ML_OP_POOL] = ml_cpu_pool,
+            [ML_OP_POOL_BACK] = ml_cpu_pool_back,
+            [ML_OP_NLL_LOGSOFTMAX] = ml_cpu_nll_logsoftmax,
+            [ML_OP_NLL_LOGSOFTMAX_BACK] = ml_cpu_nll_logsoftmax_back,
+            [ML_OP_BCE_LOGITS] = ml_cpu_bce_logits,
+            [ML_OP_BCE_LOGITS_BACK] = ml_cpu_bce_logits_back,
+            [ML_OP_SQUARED_ERROR] = ml_cpu_squared_error,
+            [ML_OP_SQUARED_ERROR_BACK] = ml_cpu_squared_error_back,
+            [ML_OP_MISCLASS] = ml_cpu_misclass,
+            [ML_OP_MOMENTUM_STEP] = ml_cpu_momentum_step,
+            [ML_OP_MAX_NORM] = ml_cpu_max_norm,
+        },
+    .workspace_bytes = cpu_workspace_bytes,
+    .sync = cpu_sync,
+    .set_threads = cpu_set_threads,
+};
+
+const ml_backend *ml_backend_cpu(void)
+{
+    return &cpu_backend;
+}

@@ -1,0 +1,88 @@
+/* The CPU backend's kernels (one per op of backend/ops.h) and helpers they share.
+ *
+ * Every kernel takes the op's ml_kernel_args, never allocates and never prints;
+ * elementwise loops are single-threaded (OpenBLAS owns the threads) and written
+ * as plain loops over restrict pointers for gcc's vectoriser. */
+#ifndef ML_BACKEND_CPU_KERNELS_H
+#define ML_BACKEND_CPU_KERNELS_H
+
+#include <stdint.h>
+
+#include "backend/ops.h"
+
+/* cpu_backend.c */
+ml_status ml_cpu_matmul(const ml_kernel_args *a);
+ml_status ml_cpu_const(const ml_kernel_args *a);
+
+/* cpu_elementwise.c */
+ml_status ml_cpu_binary(const ml_kernel_args *a); /* ADD, SUB, MUL, DIV */
+ml_status ml_cpu_affine_scalar(const ml_kernel_args *a);
+ml_status ml_cpu_unary(const ml_kernel_args *a);
+ml_status ml_cpu_unary_back(const ml_kernel_args *a);
+ml_status ml_cpu_clip(const ml_kernel_args *a);
+ml_status ml_cpu_clip_back(const ml_kernel_args *a);
+ml_status ml_cpu_dropout(const ml_kernel_args *a);
+ml_status ml_cpu_dropout_back(const ml_kernel_args *a);
+
+/* cpu_reduce.c */
+ml_status ml_cpu_softmax(const ml_kernel_args *a);
+ml_status ml_cpu_log_softmax(const ml_kernel_args *a);
+ml_status ml_cpu_softmax_back(const ml_kernel_args *a);
+ml_status ml_cpu_log_softmax_back(const ml_kernel_args *a);
+ml_status ml_cpu_sum(const ml_kernel_args *a); /* SUM and MEAN */
+ml_status ml_cpu_expand(const ml_kernel_args *a);
+ml_status ml_cpu_sum_to(const ml_kernel_args *a);
+ml_status ml_cpu_max(const ml_kernel_args *a);
+ml_status ml_cpu_max_back(const ml_kernel_args *a);
+ml_status ml_cpu_argmax(const ml_kernel_args *a);
+
+/* cpu_layout.c */
+ml_status ml_cpu_transpose(const ml_kernel_args *a);
+ml_status ml_cpu_concat(const ml_kernel_args *a);
+ml_status ml_cpu_slice(const ml_kernel_args *a);
+ml_status ml_cpu_copy(const ml_kernel_args *a);
+
+/* cpu_loss.c */
+ml_status ml_cpu_nll_logsoftmax(const ml_kernel_args *a);
+ml_status ml_cpu_nll_logsoftmax_back(const ml_kernel_args *a);
+ml_status ml_cpu_bce_logits(const ml_kernel_args *a);
+ml_status ml_cpu_bce_logits_back(const ml_kernel_args *a);
+ml_status ml_cpu_squared_error(const ml_kernel_args *a);
+ml_status ml_cpu_squared_error_back(const ml_kernel_args *a);
+ml_status ml_cpu_misclass(const ml_kernel_args *a);
+
+/* cpu_optim.c */
+ml_status ml_cpu_momentum_step(const ml_kernel_args *a);
+ml_status ml_cpu_max_norm(const ml_kernel_args *a);
+
+/* ---- helpers (cpu_reduce.c) ---- */
+
+/* Sum of n floats: eight lanes (vectorised), blocks folded into a double. */
+double ml_cpu_sum_f32(const float *x, int64_t n);
+
+/* An axis of a shape: -ndim..ndim-1 mapped to 0..ndim-1; -1 if out of range. */
+static inline int ml_cpu_axis(int axis, int ndim)
+{
+    if (axis < 0)
+        axis += ndim;
+    return axis >= 0 && axis < ndim ? axis : -1;
+}
+
+/* The shape seen as [outer, len, inner] around `axis`. */
+static inline void ml_cpu_split(const ml_tensor *t, int axis, int64_t *outer, int64_t *len,
+                                int64_t *inner)
+{
+    int64_t o = 1, n = 1;
+    for (int i = 0; i < axis; i++)
+        o *= t->shape[i];
+    for (int i = axis + 1; i < t->ndim; i++)
+        n *= t->shape[i];
+    *outer = o;
+    *len = t->shape[axis];
+    *inner = n;
+}
+
+/* ML_ESHAPE naming the op and its output and first inputs' shapes. */
+ml_status ml_cpu_shape_error(const ml_kernel_args *a, const char *why);
+
+#endif

@@ -1,0 +1,173 @@
+/* Copies with a new layout: transpose, concatenation, slices, reshapes.
+ * Elements are moved as 32-bit words, so float32 and int32 alike. */
+#include <string.h>
+
+#include "backend/cpu/cpu_kernels.h"
+
+#define TILE 32 /* transposes go tile by tile, so both sides stay in cache */
+
+typedef uint32_t word;
+
+ml_status ml_cpu_transpose(const ml_kernel_args *a)
+{
+    const ml_tensor *in = &a->in[0], *out = &a->out;
+    int nd = out->ndim;
+    if (a->n_in < 1 || in->ndim != nd || in->dtype != out->dtype)
+        return ml_cpu_shape_error(a, "input and output ranks differ");
+    int seen[ML_MAX_DIMS] = {0};
+    for (int i = 0; i < nd; i++) {
+        int d = a->p.ip[i];
+        if (d < 0 || d >= nd || seen[d] || out->shape[i] != in->shape[d])
+            return ml_cpu_shape_error(a, "not a permutation of the input's axes");
+        seen[d] = 1;
+    }
+    word *o = ml_tensor_data(out);
+    const word *x = ml_tensor_data(in);
+    int64_t total = ml_tensor_numel(out);
+    if (total == 0)
+        return ML_OK;
+
+    /* Input strides along out's axes; dimensions of 1 dropped, and out axes that
+     * are consecutive in the input merged. */
+    int64_t in_stride[ML_MAX_DIMS], s = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        in_stride[d] = s;
+        s *= in->shape[d];
+    }
+    int64_t n[ML_MAX_DIMS], st[ML_MAX_DIMS];
+    int k = 0;
+    for (int i = 0; i < nd; i++) {
+        int64_t len = out->shape[i], stride = in_stride[a->p.ip[i]];
+        if (len == 1)
+            continue;
+        if (k > 0 && st[k - 1] == stride * len) {
+            n[k - 1] *= len;
+            st[k - 1] = stride;
+            continue;
+        }
+        n[k] = len;
+        st[k] = stride;
+        k++;
+    }
+    if (k <= 1) {
+        if (o != x)
+            memmove(o, x, (size_t)total * sizeof *o);
+        return ML_OK;
+    }
+    int64_t os[ML_MAX_DIMS];
+    os[k - 1] = 1;
+    for (int i = k - 2; i >= 0; i--)
+        os[i] = os[i + 1] * n[i + 1];
+    int last = k - 1, p = 0;
+    for (int i = 0; i < k; i++)
+        if (st[i] == 1)
+            p = i;
+
+    /* An odometer over every axis but p and last (last's rows are copied whole
+     * when contiguous in the input, p = last). */
+    int64_t idx[ML_MAX_DIMS] = {0}, oi = 0, oo = 0, blocks = total / n[last];
+    if (p != last)
+        blocks /= n[p];
+    const int64_t P = n[p], L = n[last], os_p = os[p], st_l = st[last];
+    for (int64_t b = 0; b < blocks; b++) {
+        if (p == last) {
+            memcpy(o + oo, x + oi, (size_t)L * sizeof *o);
+        } else {
+            for (int64_t i0 = 0; i0 < P; i0 += TILE) {
+                int64_t i1 = i0 + TILE < P ? i0 + TILE : P;
+                for (int64_t j0 = 0; j0 < L; j0 += TILE) {
+                    int64_t j1 = j0 + TILE < L ? j0 + TILE : L;
+                    for (int64_t i = i0; i < i1; i++) {
+                        word *restrict orow = o + oo + i * os_p;
+                        const word *restrict xcol = x + oi + i;
+                        for (int64_t j = j0; j < j1; j++)
+                            orow[j] = xcol[j * st_l];
+                    }
+                }
+            }
+        }
+        for (int i = last - 1; i >= 0; i--) {
+            if (i == p)
+                continue;
+            oi += st[i];
+            oo += os[i];
+            if (++idx[i] < n[i])
+                break;
+            oi -= st[i] * n[i];
+            oo -= os[i] * n[i];
+            idx[i] = 0;
+        }
+    }
+    return ML_OK;
+}
+
+/* x and y agree on every axis but `axis`. */
+static int same_but_axis(const ml_tensor *x, const ml_tensor *y, int axis)
+{
+    if (x->ndim != y->ndim || x->dtype != y->dtype)
+        return 0;
+    for (int i = 0; i < x->ndim; i++)
+        if (i != axis && x->shape[i] != y->shape[i])
+            return 0;
+    return 1;
+}
+
+ml_status ml_cpu_concat(const ml_kernel_args *a)
+{
+    const ml_tensor *out = &a->out;
+    int axis = ml_cpu_axis(a->p.ip[0], out->ndim);
+    if (axis < 0 || a->n_in < 1)
+        return ml_cpu_shape_error(a, "axis outside the output");
+    int64_t sum = 0;
+    for (int i = 0; i < a->n_in; i++) {
+        if (!same_but_axis(out, &a->in[i], axis))
+            return ml_cpu_shape_error(a, "inputs differ from the output off the axis");
+        sum += a->in[i].shape[axis];
+    }
+    if (sum != out->shape[axis])
+        return ml_cpu_shape_error(a, "input lengths do not add up to the output's");
+    int64_t outer, len, inner;
+    ml_cpu_split(out, axis, &outer, &len, &inner);
+    word *o = ml_tensor_data(out);
+    for (int64_t r = 0; r < outer; r++) {
+        word *dst = o + r * len * inner;
+        for (int i = 0; i < a->n_in; i++) {
+            int64_t chunk = a->in[i].shape[axis] * inner;
+            const word *src = (const word *)ml_tensor_data(&a->in[i]) + r * chunk;
+            memcpy(dst, src, (size_t)chunk * sizeof *dst);
+            dst += chunk;
+        }
+    }
+    return ML_OK;
+}
+
+ml_status ml_cpu_slice(const ml_kernel_args *a)
+{
+    const ml_tensor *out = &a->out, *in = &a->in[0];
+    int axis = ml_cpu_axis(a->p.ip[0], out->ndim);
+    if (axis < 0 || a->n_in < 1 || !same_but_axis(out, in, axis))
+        return ml_cpu_shape_error(a, "input differs from the output off the axis");
+    int64_t start = a->p.ip[1], len_out = out->shape[axis], len_in = in->shape[axis];
+    if (start < 0 || start + len_out > len_in)
+        return ml_cpu_shape_error(a, "slice outside the input");
+    int64_t outer, len, inner;
+    ml_cpu_split(out, axis, &outer, &len, &inner);
+    word *o = ml_tensor_data(out);
+    const word *x = ml_tensor_data(in);
+    for (int64_t r = 0; r < outer; r++)
+        memcpy(o + r * len_out * inner, x + (r * len_in + start) * inner,
+               (size_t)(len_out * inner) * sizeof *o);
+    return ML_OK;
+}
+
+ml_status ml_cpu_copy(const ml_kernel_args *a)
+{
+    if (a->n_in < 1 || ml_tensor_numel(&a->in[0]) != ml_tensor_numel(&a->out) ||
+        a->in[0].dtype != a->out.dtype)
+        return ml_cpu_shape_error(a, "input and output sizes differ");
+    void *o = ml_tensor_data(&a->out);
+    const void *x = ml_tensor_data(&a->in[0]);
+    if (o != x)
+        memmove(o, x, ml_tensor_nbytes(&a->out));
+    return ML_OK;
+}
