@@ -11,6 +11,14 @@
 #include "backend/backend.h"
 #include "graph/graph.h"
 #include "io/h5.h"
+#include "space/space.h"
+#include "data/dataset.h"
+#include "model/model.h"
+#include "model/cost.h"
+#include "train/train.h"
+#include "train/evaluate.h"
+#include "data/idx.h"
+#include "data/preprocess.h"
 
 #define ML_VERSION "0.1.0"
 

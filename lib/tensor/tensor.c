@@ -308,3 +308,14 @@ void ml_tensor_fill(ml_tensor *t, float value)
     for (int64_t i = 0; i < n; i++)
         p[i] = value;
 }
+
+ml_status ml_tensor_read_f32(const ml_tensor *t, int64_t i, float *value)
+{
+    ML_ASSERT(t->dtype == ML_F32 && i >= 0 && i < ml_tensor_numel(t));
+    float *p = (float *)ml_tensor_data(t) + i;
+    if (t->device == ML_CPU) {
+        *value = *p;
+        return ML_OK;
+    }
+    return device_memory[t->device]->copy_host(p, value, sizeof *value, 0);
+}

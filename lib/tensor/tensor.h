@@ -83,6 +83,8 @@ ml_status ml_tensor_copy(ml_tensor *dst, const ml_tensor *src);
 /* A new tensor with the same contents on `device`. */
 ml_tensor *ml_tensor_to(const ml_tensor *t, ml_device device);
 ml_status ml_tensor_zero(ml_tensor *t);
+/* Element i of a float32 tensor on any device (a copy to the host for a device). */
+ml_status ml_tensor_read_f32(const ml_tensor *t, int64_t i, float *value);
 /* CPU only: sets every element (F32). */
 void ml_tensor_fill(ml_tensor *t, float value);
 

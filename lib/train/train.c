@@ -1,0 +1,530 @@
+/* Pylearn2's Train.main_loop with SGD: compile the training step and the
+ * monitor once, then run epochs of batches with no allocation per batch. */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "train/train.h"
+
+#define ML_MODEL_FORMAT "ml-model"
+#define ML_MODEL_FORMAT_VERSION 1
+
+void ml_sgd_init(ml_sgd *sgd)
+{
+    memset(sgd, 0, sizeof *sgd);
+    sgd->iteration = ML_ITER_SHUFFLED_SEQUENTIAL;
+    sgd->seed = 20121005; /* Pylearn2's default [2012, 10, 5] */
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+ml_status ml_termination_continue(ml_termination *t, const ml_monitor *mon, int64_t epoch, int *go_on)
+{
+    if (t->kind == ML_TERM_EPOCH_COUNTER) {
+        *go_on = epoch < t->max_epochs;
+        return ML_OK;
+    }
+    int c = ml_monitor_find(mon, t->channel_name);
+    if (c < 0)
+        return ml_error(ML_ENOTFOUND, "MonitorBased: no channel '%s'", t->channel_name);
+    double v = ml_monitor_value(mon, mon->n_records - 1, c);
+    if (epoch == 0) {
+        t->best = INFINITY;
+        t->countdown = t->N;
+    }
+    /* Pylearn2: only an improvement by more than prop_decrease restarts the countdown. */
+    if (v < (1.0 - t->prop_decrease) * t->best)
+        t->countdown = t->N;
+    else
+        t->countdown--;
+    if (v < t->best)
+        t->best = v;
+    *go_on = t->countdown > 0;
+    return ML_OK;
+}
+
+ml_status ml_model_save(const char *path, const ml_model *m, const ml_model_meta *meta, const ml_monitor *mon)
+{
+    ml_h5_file *f;
+    ML_TRY(ml_h5_create(path, &f));
+    ml_status st = ml_h5_attr_write_str(f, "/", "ml_format", ML_MODEL_FORMAT);
+    if (st == ML_OK)
+        st = ml_h5_attr_write_i64(f, "/", "ml_format_version", ML_MODEL_FORMAT_VERSION);
+    if (st == ML_OK)
+        st = ml_h5_attr_write_str(f, "/", "ml_version", "0.1.0");
+    const char **names = ml_malloc((size_t)(m->n_layers + 1) * sizeof *names);
+    if (!names)
+        st = ML_ENOMEM;
+    for (int i = 0; st == ML_OK && i < m->n_layers; i++)
+        names[i] = m->layers[i]->name;
+    if (st == ML_OK)
+        st = ml_h5_attr_write_str_array(f, "/", "layer_names", names, m->n_layers);
+    ml_free(names);
+    const ml_space *in = &m->input_space;
+    int64_t shape[3] = {in->channels, in->rows, in->cols};
+    if (in->kind == ML_SPACE_VECTOR)
+        shape[0] = in->dim;
+    if (st == ML_OK)
+        st = ml_h5_attr_write_i64_array(f, "/", "input_shape", shape, in->kind == ML_SPACE_VECTOR ? 1 : 3);
+    if (st == ML_OK)
+        st = ml_h5_attr_write_i64(f, "/", "n_classes", ml_model_n_classes(m));
+    if (st == ML_OK && meta && meta->model_spec)
+        st = ml_h5_write_text(f, "/model_spec", meta->model_spec);
+    if (st == ML_OK && meta && meta->experiment)
+        st = ml_h5_write_text(f, "/experiment", meta->experiment);
+    if (st == ML_OK && meta && meta->command)
+        st = ml_h5_attr_write_str(f, "/", "command", meta->command);
+    if (st == ML_OK)
+        st = ml_model_write_params(m, f);
+    if (st == ML_OK && mon)
+        st = ml_monitor_write(mon, f);
+    if (st == ML_OK)
+        st = ml_h5_commit(f);
+    ml_h5_close(f);
+    return st;
+}
+
+ml_status ml_model_file_info(ml_h5_file *f, char **model_spec, ml_space *input_space)
+{
+    char *format = NULL;
+    ml_status st = ml_h5_attr_read_str(f, "/", "ml_format", &format);
+    if (st != ML_OK || strcmp(format, ML_MODEL_FORMAT) != 0) {
+        st = ml_error(ML_EFORMAT, "%s: not an ml model file (ml_format is '%s')", ml_h5_file_name(f),
+                      format ? format : "absent");
+        ml_free(format);
+        return st;
+    }
+    ml_free(format);
+    int64_t version = 0;
+    ML_TRY(ml_h5_attr_read_i64(f, "/", "ml_format_version", &version));
+    if (version > ML_MODEL_FORMAT_VERSION)
+        return ml_error(ML_EFORMAT, "%s: model format version %lld is newer than this program's %d",
+                        ml_h5_file_name(f), (long long)version, ML_MODEL_FORMAT_VERSION);
+    int64_t *shape = NULL, n = 0;
+    ML_TRY(ml_h5_attr_read_i64_array(f, "/", "input_shape", &shape, &n));
+    if (n == 1)
+        *input_space = ml_vector_space(shape[0]);
+    else if (n == 3)
+        *input_space = ml_conv2d_space(shape[0], shape[1], shape[2]);
+    ml_free(shape);
+    if (n != 1 && n != 3)
+        return ml_error(ML_EFORMAT, "%s: input_shape has %lld entries, expected 1 or 3", ml_h5_file_name(f),
+                        (long long)n);
+    return ml_h5_read_text(f, "/model_spec", model_spec);
+}
+
+/* ---- the training run ---- */
+
+typedef struct {
+    ml_train *t;
+    const ml_train_opts *opts;
+    ml_model *m;
+    ml_sgd *sgd;
+    ml_graph *g;
+    ml_fn *train_fn, *monitor_fn;
+    ml_tensor **velocity;
+    float lr, momentum;
+    int classification;
+    ml_dataset *train_data; /* on the training device */
+    ml_dataset **monitor_data;
+    ml_tensor *batch_x, *batch_y; /* gathered rows of a shuffled batch */
+    int32_t *order;
+    ml_rng rng;
+    ml_monitor *mon;
+    int64_t epoch, batches, examples;
+    double train_seconds, epoch_seconds, epoch_train_seconds;
+} run_state;
+
+static ml_status build_functions(run_state *s)
+{
+    ml_model *m = s->m;
+    ml_sgd *sgd = s->sgd;
+    ml_graph *g = s->g = ml_graph_new();
+    if (!g)
+        return ML_ENOMEM;
+    ML_TRY(ml_model_bind(m, g));
+    const ml_dataset *d = s->t->dataset;
+    int64_t d_in = ml_dataset_n_features(d);
+    ml_node *x = ml_input(g, "X", ML_F32, 2, (int64_t[]){ML_BATCH, d_in});
+    ml_node *y = s->classification ? ml_input(g, "y", ML_I32, 1, (int64_t[]){ML_BATCH})
+                                   : ml_input(g, "y", ML_F32, 2, (int64_t[]){ML_BATCH, d->y->shape[1]});
+    ml_node *output = ml_model_fprop(m, g, x, NULL);
+    if (!output)
+        return ML_ESHAPE;
+    ml_cost default_cost = {.kind = ML_COST_DEFAULT};
+    ml_node *cost = ml_cost_build(sgd->cost ? sgd->cost : &default_cost, m, g, x, y, output);
+    if (!cost)
+        return ML_EINVAL;
+    int n_params = ml_model_n_params(m);
+    ml_node **params = ml_calloc((size_t)n_params * 4, sizeof *params);
+    if (!params)
+        return ML_ENOMEM;
+    ml_node **grads = params + n_params, **effects = params + 2 * n_params;
+    int n_effects = 0;
+    for (int i = 0; i < n_params; i++)
+        params[i] = ml_model_param(m, i).node;
+    ml_status st = ml_grad(g, cost, n_params, params, grads);
+    ml_node *lr = ml_scalar(g, "learning_rate", &s->lr), *mom = ml_scalar(g, "momentum", &s->momentum);
+    s->velocity = ml_calloc((size_t)n_params, sizeof *s->velocity);
+    if (st == ML_OK && !s->velocity)
+        st = ML_ENOMEM;
+    for (int i = 0; st == ML_OK && i < n_params; i++) {
+        ml_param p = ml_model_param(m, i);
+        s->velocity[i] = ml_tensor_new(ML_F32, p.value->ndim, p.value->shape, s->opts->device);
+        if (!s->velocity[i]) {
+            st = ML_ENOMEM;
+            break;
+        }
+        ml_node *v = ml_shared(g, "velocity", s->velocity[i]);
+        effects[n_effects++] = ml_momentum_step(g, p.node, v, grads[i], lr, mom, p.lr_scale, sgd->nesterov);
+        if (p.max_norm > 0)
+            effects[n_effects++] = ml_max_norm(g, p.node, p.max_norm, p.norm_per_slice);
+    }
+    ml_node *inputs[2] = {x, y};
+    ml_node *monitored[3] = {cost, NULL, NULL};
+    int n_monitored = 1;
+    if (s->classification) {
+        monitored[n_monitored++] = ml_cost_default_of(m, g, output, y);
+        monitored[n_monitored++] = ml_misclass(g, output, y);
+    }
+    if (st == ML_OK) {
+        ml_fn_spec train = {.n_inputs = 2, .inputs = inputs, .n_outputs = 1, .outputs = &cost,
+                            .n_effects = n_effects, .effects = effects, .max_batch = sgd->batch_size,
+                            .device = s->opts->device, .seed = sgd->seed};
+        st = ml_fn_compile(g, &train, &s->train_fn);
+    }
+    if (st == ML_OK) {
+        int64_t mb = sgd->monitoring_batch_size > 0 ? sgd->monitoring_batch_size : sgd->batch_size;
+        ml_fn_spec monitor = {.n_inputs = 2, .inputs = inputs, .n_outputs = n_monitored, .outputs = monitored,
+                              .max_batch = mb, .device = s->opts->device, .seed = sgd->seed + 1};
+        st = ml_fn_compile(g, &monitor, &s->monitor_fn);
+    }
+    ml_free(params);
+    return st;
+}
+
+/* Mean of each monitored value over a whole dataset, batch by batch. */
+static ml_status monitor_dataset(run_state *s, const ml_monitoring_dataset *set, const ml_dataset *d)
+{
+    int64_t n = ml_dataset_n_examples(d);
+    int64_t mb = s->sgd->monitoring_batch_size > 0 ? s->sgd->monitoring_batch_size : s->sgd->batch_size;
+    double sums[3] = {0, 0, 0};
+    int n_out = s->classification ? 3 : 1;
+    ml_tensor xb, yb;
+    ml_tensor *in[2] = {&xb, &yb};
+    for (int64_t start = 0; start < n; start += mb) {
+        int64_t count = n - start < mb ? n - start : mb;
+        ml_tensor_point_rows(&xb, d->X, start, count);
+        ml_tensor_point_rows(&yb, d->y, start, count);
+        ML_TRY(ml_fn_call(s->monitor_fn, in));
+        for (int k = 0; k < n_out; k++) {
+            float v;
+            ML_TRY(ml_tensor_read_f32(ml_fn_output(s->monitor_fn, k), 0, &v));
+            sums[k] += (double)v * (double)count;
+        }
+    }
+    const char *suffix[3] = {"objective", "y_nll", "y_misclass"};
+    for (int k = 0; k < n_out; k++) {
+        char name[256];
+        snprintf(name, sizeof name, "%s_%s", set->name, suffix[k]);
+        int c = ml_monitor_channel(s->mon, name);
+        if (c < 0)
+            return ML_ENOMEM;
+        ml_monitor_set(s->mon, c, n > 0 ? sums[k] / (double)n : NAN);
+    }
+    return ML_OK;
+}
+
+static ml_status set_channel(ml_monitor *mon, const char *name, double value)
+{
+    int c = ml_monitor_channel(mon, name);
+    if (c < 0)
+        return ML_ENOMEM;
+    ml_monitor_set(mon, c, value);
+    return ML_OK;
+}
+
+/* Norms of each unit's weights: columns of dense layers, kernels of convolutions. */
+static ml_status weight_norm_channels(run_state *s)
+{
+    for (int i = 0; i < s->m->n_layers; i++) {
+        ml_layer *l = s->m->layers[i];
+        ml_tensor *w = l->W->device == ML_CPU ? l->W : ml_tensor_to(l->W, ML_CPU);
+        if (!w)
+            return ML_EDEVICE;
+        const float *p = ml_tensor_f32(w);
+        int dense = l->kind != ML_LAYER_CONV_RELU;
+        int64_t units = dense ? w->shape[1] : w->shape[0];
+        int64_t size = ml_tensor_numel(w) / (units ? units : 1);
+        double lo = INFINITY, hi = 0, sum = 0;
+        for (int64_t u = 0; u < units; u++) {
+            double sq = 0;
+            for (int64_t k = 0; k < size; k++) {
+                double v = dense ? p[k * units + u] : p[u * size + k];
+                sq += v * v;
+            }
+            double norm = sqrt(sq);
+            lo = norm < lo ? norm : lo;
+            hi = norm > hi ? norm : hi;
+            sum += norm;
+        }
+        if (w != l->W)
+            ml_tensor_free(w);
+        const char *what = dense ? "col_norms" : "kernel_norms";
+        char name[256];
+        snprintf(name, sizeof name, "%s_%s_min", l->name, what);
+        ML_TRY(set_channel(s->mon, name, lo));
+        snprintf(name, sizeof name, "%s_%s_mean", l->name, what);
+        ML_TRY(set_channel(s->mon, name, units ? sum / (double)units : 0));
+        snprintf(name, sizeof name, "%s_%s_max", l->name, what);
+        ML_TRY(set_channel(s->mon, name, hi));
+    }
+    return ML_OK;
+}
+
+static ml_status run_monitor(run_state *s)
+{
+    ML_TRY(ml_monitor_begin_record(s->mon, s->epoch, s->batches, s->examples, s->train_seconds));
+    for (int i = 0; i < s->sgd->n_monitor; i++)
+        ML_TRY(monitor_dataset(s, &s->sgd->monitor[i], s->monitor_data[i]));
+    ML_TRY(set_channel(s->mon, "learning_rate", s->lr));
+    if (s->sgd->has_momentum)
+        ML_TRY(set_channel(s->mon, "momentum", s->momentum));
+    ML_TRY(set_channel(s->mon, "total_seconds_last_epoch", s->epoch_seconds));
+    ML_TRY(set_channel(s->mon, "training_seconds_this_epoch", s->epoch_train_seconds));
+    ML_TRY(weight_norm_channels(s));
+    if (s->opts->on_record)
+        s->opts->on_record(s->mon, s->opts->user);
+    return ML_OK;
+}
+
+static ml_status save_model(run_state *s, const char *path)
+{
+    ml_status st = ml_model_save(path, s->m, &s->opts->meta, s->mon);
+    if (st != ML_OK)
+        return ml_error_prefix(st, "saving after epoch %lld: ", (long long)s->epoch);
+    return ML_OK;
+}
+
+static ml_status run_extensions(run_state *s)
+{
+    for (int i = 0; i < s->t->n_extensions; i++) {
+        ml_extension *e = s->t->extensions[i];
+        int c = ml_monitor_find(s->mon, e->channel_name);
+        if (c < 0)
+            return ml_error(ML_ENOTFOUND, "MonitorBasedSaveBest: no channel '%s'", e->channel_name);
+        double v = ml_monitor_value(s->mon, s->mon->n_records - 1, c);
+        if (s->epoch == 0 || v < e->best) {
+            e->best = v;
+            ML_TRY(save_model(s, e->save_path));
+        }
+    }
+    return ML_OK;
+}
+
+/* One epoch of batches; a shuffled batch is gathered into preallocated rows. */
+static ml_status train_epoch(run_state *s)
+{
+    const ml_dataset *d = s->train_data;
+    int64_t n = ml_dataset_n_examples(d), bs = s->sgd->batch_size;
+    int shuffled = s->sgd->iteration == ML_ITER_SHUFFLED_SEQUENTIAL;
+    if (shuffled)
+        ml_rng_permutation(&s->rng, s->order, n);
+    size_t x_row = (size_t)ml_dataset_n_features(d) * sizeof(float);
+    size_t y_row = (size_t)(ml_tensor_numel(d->y) / (n ? n : 1)) * 4;
+    const char *X = ml_tensor_data(d->X), *Y = ml_tensor_data(d->y);
+    char *bx = ml_tensor_data(s->batch_x), *by = ml_tensor_data(s->batch_y);
+    ml_tensor xb, yb;
+    ml_tensor *in[2] = {&xb, &yb};
+    for (int64_t start = 0; start < n; start += bs) {
+        int64_t count = n - start < bs ? n - start : bs;
+        if (shuffled) {
+            for (int64_t i = 0; i < count; i++) {
+                int64_t r = s->order[start + i];
+                memcpy(bx + (size_t)i * x_row, X + (size_t)r * x_row, x_row);
+                memcpy(by + (size_t)i * y_row, Y + (size_t)r * y_row, y_row);
+            }
+            ml_tensor_point_rows(&xb, s->batch_x, 0, count);
+            ml_tensor_point_rows(&yb, s->batch_y, 0, count);
+        } else {
+            ml_tensor_point_rows(&xb, d->X, start, count);
+            ml_tensor_point_rows(&yb, d->y, start, count);
+        }
+        ML_TRY(ml_fn_call(s->train_fn, in));
+        float cost;
+        ML_TRY(ml_tensor_read_f32(ml_fn_output(s->train_fn, 0), 0, &cost));
+        s->batches++;
+        s->examples += count;
+        if (!isfinite(cost))
+            return ml_error(ML_ENUMERIC, "epoch %lld, batch %lld: the objective is %s", (long long)s->epoch + 1,
+                            (long long)(start / bs + 1), isnan(cost) ? "NaN" : "infinite");
+        if (s->opts->stop && *s->opts->stop)
+            return ML_EINTR;
+    }
+    return ML_OK;
+}
+
+static ml_status check_data(const ml_train *t, const ml_dataset *d, const char *role)
+{
+    if (!d->y)
+        return ml_error(ML_EINVAL, "%s: the %s dataset has no targets y", d->name, role);
+    int64_t classes = ml_model_n_classes(t->model);
+    if (classes > 0) {
+        if (d->y->dtype != ML_I32)
+            return ml_error(ML_EINVAL, "%s: the model is a classifier, the %s targets are not class labels",
+                            d->name, role);
+        if (d->n_classes > classes)
+            return ml_error(ML_ESHAPE, "%s: the %s data has %d classes, the model's Softmax %lld", d->name, role,
+                            d->n_classes, (long long)classes);
+        const int32_t *y = ml_tensor_i32(d->y);
+        for (int64_t i = 0; i < d->y->shape[0]; i++)
+            if (y[i] < 0 || y[i] >= classes)
+                return ml_error(ML_ESHAPE, "%s:/y: row %lld has label %d, outside the model's 0..%lld", d->name,
+                                (long long)i, y[i], (long long)classes - 1);
+    }
+    if (ml_dataset_n_features(d) != ml_space_size(&t->model->input_space)) {
+        char sp[96];
+        return ml_error(ML_ESHAPE, "%s: rows of %lld values do not fit the model's input %s", d->name,
+                        (long long)ml_dataset_n_features(d),
+                        ml_space_describe(&t->model->input_space, sp, sizeof sp));
+    }
+    return ML_OK;
+}
+
+static ml_dataset *on_device(const ml_dataset *d, ml_device device, ml_status *st)
+{
+    ml_dataset *view = NULL;
+    *st = ml_dataset_view_rows(d, 0, ml_dataset_n_examples(d), &view);
+    if (*st != ML_OK || device == ML_CPU)
+        return view;
+    ml_tensor *x = ml_tensor_to(view->X, device), *y = ml_tensor_to(view->y, device);
+    if (!x || !y) {
+        ml_tensor_free(x);
+        ml_tensor_free(y);
+        ml_dataset_free(view);
+        *st = ML_EDEVICE;
+        return NULL;
+    }
+    ml_tensor_free(view->X);
+    ml_tensor_free(view->y);
+    view->X = x;
+    view->y = y;
+    return view;
+}
+
+ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **monitor)
+{
+    *monitor = NULL;
+    ml_sgd *sgd = t->algorithm;
+    if (sgd->batch_size < 1)
+        return ml_error(ML_EINVAL, "SGD: batch_size must be at least 1");
+    if (t->save_path && !t->allow_overwrite && access(t->save_path, F_OK) == 0)
+        return ml_error(ML_EIO, "%s: exists, and allow_overwrite is false", t->save_path);
+    run_state s = {.t = t, .opts = opts, .m = t->model, .sgd = sgd, .lr = sgd->learning_rate,
+                   .momentum = sgd->has_momentum ? sgd->init_momentum : 0.0f};
+    s.classification = ml_model_n_classes(t->model) > 0;
+    ml_status st = check_data(t, t->dataset, "training");
+    for (int i = 0; st == ML_OK && i < sgd->n_monitor; i++)
+        st = check_data(t, sgd->monitor[i].data, sgd->monitor[i].name);
+    if (st != ML_OK)
+        return st;
+    s.mon = ml_monitor_new();
+    s.monitor_data = ml_calloc((size_t)sgd->n_monitor + 1, sizeof *s.monitor_data);
+    int64_t n = ml_dataset_n_examples(t->dataset);
+    s.order = ml_malloc((size_t)(n + 1) * sizeof *s.order);
+    if (!s.mon || !s.monitor_data || !s.order) {
+        st = ML_ENOMEM;
+        goto done;
+    }
+    ml_rng_seed(&s.rng, sgd->seed);
+    if ((st = ml_model_to_device(t->model, opts->device)) != ML_OK)
+        goto done;
+    s.train_data = on_device(t->dataset, opts->device, &st);
+    for (int i = 0; st == ML_OK && i < sgd->n_monitor; i++)
+        s.monitor_data[i] = sgd->monitor[i].data == t->dataset ? NULL
+                                                                : on_device(sgd->monitor[i].data, opts->device, &st);
+    for (int i = 0; st == ML_OK && i < sgd->n_monitor; i++)
+        if (!s.monitor_data[i])
+            s.monitor_data[i] = s.train_data;
+    if (st != ML_OK)
+        goto done;
+    s.batch_x = ml_tensor_new(ML_F32, 2, (int64_t[]){sgd->batch_size, ml_dataset_n_features(t->dataset)},
+                              opts->device);
+    s.batch_y = ml_tensor_new(s.train_data->y->dtype, s.train_data->y->ndim,
+                              (int64_t[]){sgd->batch_size, s.train_data->y->ndim > 1 ? s.train_data->y->shape[1] : 0},
+                              opts->device);
+    if (!s.batch_x || !s.batch_y) {
+        st = ML_ENOMEM;
+        goto done;
+    }
+    if (opts->device != ML_CPU && sgd->iteration == ML_ITER_SHUFFLED_SEQUENTIAL) {
+        st = ml_error(ML_EDEVICE, "shuffled batches on %s are not supported yet", ml_device_name(opts->device));
+        goto done;
+    }
+    if ((st = build_functions(&s)) != ML_OK)
+        goto done;
+    if ((st = run_monitor(&s)) != ML_OK || (st = run_extensions(&s)) != ML_OK)
+        goto done;
+    for (;;) {
+        int go_on = 1;
+        if (sgd->termination && (st = ml_termination_continue(sgd->termination, s.mon, s.epoch, &go_on)) != ML_OK)
+            goto done;
+        if (!go_on)
+            break;
+        double start = seconds_now();
+        st = train_epoch(&s);
+        double trained = seconds_now();
+        s.epoch_train_seconds = trained - start;
+        s.train_seconds += s.epoch_train_seconds;
+        s.epoch++;
+        if (st == ML_EINTR) {
+            if (t->save_path)
+                st = save_model(&s, t->save_path) == ML_OK ? ML_EINTR : ML_EIO;
+            goto done;
+        }
+        if (st != ML_OK)
+            goto done;
+        if ((st = run_monitor(&s)) != ML_OK)
+            goto done;
+        s.epoch_seconds = seconds_now() - start;
+        if ((st = run_extensions(&s)) != ML_OK)
+            goto done;
+        if (t->save_path && t->save_freq > 0 && s.epoch % t->save_freq == 0 &&
+            (st = save_model(&s, t->save_path)) != ML_OK)
+            goto done;
+    }
+    if (t->save_path)
+        st = save_model(&s, t->save_path);
+done:
+    if (st == ML_OK || st == ML_EINTR) {
+        *monitor = s.mon;
+        s.mon = NULL;
+    }
+    ml_monitor_free(s.mon);
+    ml_fn_free(s.train_fn);
+    ml_fn_free(s.monitor_fn);
+    ml_graph_free(s.g);
+    for (int i = 0; s.velocity && i < ml_model_n_params(t->model); i++)
+        ml_tensor_free(s.velocity[i]);
+    ml_free(s.velocity);
+    for (int i = 0; s.monitor_data && i < sgd->n_monitor; i++)
+        if (s.monitor_data[i] != s.train_data)
+            ml_dataset_free(s.monitor_data[i]);
+    ml_free(s.monitor_data);
+    ml_dataset_free(s.train_data);
+    ml_tensor_free(s.batch_x);
+    ml_tensor_free(s.batch_y);
+    ml_free(s.order);
+    if (st == ML_OK && t->model->device != ML_CPU)
+        st = ml_model_to_device(t->model, ML_CPU);
+    return st;
+}

@@ -1,0 +1,134 @@
+/* Training: Pylearn2's Train main loop with the SGD algorithm, a monitor of
+ * named channels, termination criteria and extensions.  The config layer
+ * fills these structures from an experiment file; a program runs them. */
+#ifndef ML_TRAIN_TRAIN_H
+#define ML_TRAIN_TRAIN_H
+
+#include <signal.h>
+
+#include "data/dataset.h"
+#include "model/cost.h"
+#include "model/model.h"
+
+/* ---- the monitor: channels and their records ---- */
+
+#define ML_MONITOR_FIXED_COLUMNS 4 /* epoch, batches, examples, seconds */
+
+typedef struct {
+    int n_channels;
+    char **channels;
+    int64_t n_records, capacity;
+    /* Row-major [n_records, 4 + n_channels]: epoch, batches, examples, seconds, values. */
+    double *records;
+} ml_monitor;
+
+ml_monitor *ml_monitor_new(void);
+void ml_monitor_free(ml_monitor *mon);
+/* Index of a channel, adding it if new; -1 on allocation failure. */
+int ml_monitor_channel(ml_monitor *mon, const char *name);
+int ml_monitor_find(const ml_monitor *mon, const char *name); /* -1 if absent */
+/* Starts a record; channel values are NaN until set. */
+ml_status ml_monitor_begin_record(ml_monitor *mon, int64_t epoch, int64_t batches, int64_t examples,
+                                  double seconds);
+void ml_monitor_set(ml_monitor *mon, int channel, double value);
+double ml_monitor_value(const ml_monitor *mon, int64_t record, int channel);
+/* Writes /monitor/<channel> [n, 5] float64 records (epoch, batches, examples, seconds, value). */
+ml_status ml_monitor_write(const ml_monitor *mon, ml_h5_file *f);
+/* Reads them back (channels as the file lists them). */
+ml_status ml_monitor_read(ml_h5_file *f, ml_monitor **out);
+
+/* ---- termination criteria and extensions ---- */
+
+typedef enum { ML_TERM_EPOCH_COUNTER, ML_TERM_MONITOR_BASED } ml_termination_kind;
+
+typedef struct {
+    ml_termination_kind kind;
+    int64_t max_epochs;     /* EpochCounter */
+    char *channel_name;     /* MonitorBased */
+    double prop_decrease;
+    int64_t N;
+    double best;            /* state */
+    int64_t countdown;
+} ml_termination;
+
+/* Whether training goes on after the latest monitor record. */
+ml_status ml_termination_continue(ml_termination *t, const ml_monitor *mon, int64_t epoch, int *go_on);
+
+typedef enum { ML_EXT_SAVE_BEST } ml_extension_kind;
+
+typedef struct {
+    ml_extension_kind kind;
+    char *channel_name;
+    char *save_path;
+    double best;
+} ml_extension;
+
+/* ---- the algorithm ---- */
+
+typedef struct {
+    char *name;
+    ml_dataset *data; /* borrowed */
+} ml_monitoring_dataset;
+
+typedef enum { ML_ITER_SEQUENTIAL, ML_ITER_SHUFFLED_SEQUENTIAL } ml_iteration_mode;
+
+typedef struct {
+    float learning_rate;
+    int64_t batch_size;
+    int64_t monitoring_batch_size; /* 0: batch_size */
+    int n_monitor;
+    ml_monitoring_dataset *monitor;
+    ml_cost *cost;                 /* borrowed; NULL: the model's default cost */
+    ml_termination *termination;   /* borrowed; NULL: train until stopped */
+    int has_momentum;              /* learning_rule: Momentum */
+    float init_momentum;
+    int nesterov;
+    ml_iteration_mode iteration;
+    uint64_t seed;
+} ml_sgd;
+
+/* Pylearn2's defaults (shuffled_sequential, seed 2012-10-5). */
+void ml_sgd_init(ml_sgd *sgd);
+
+typedef struct {
+    ml_dataset *dataset;       /* borrowed */
+    ml_model *model;           /* borrowed */
+    ml_sgd *algorithm;         /* borrowed */
+    char *save_path;           /* NULL: nothing saved */
+    int64_t save_freq;         /* epochs between saves; 0: only at the end */
+    int allow_overwrite;
+    int n_extensions;
+    ml_extension **extensions; /* borrowed */
+} ml_train;
+
+/* What the files say about how a model was made. */
+typedef struct {
+    const char *model_spec;   /* YAML of the model component */
+    const char *experiment;   /* YAML of the whole experiment, or NULL */
+    const char *command;      /* the command line, or NULL */
+} ml_model_meta;
+
+typedef void (*ml_record_fn)(const ml_monitor *mon, void *user);
+
+typedef struct {
+    ml_device device;
+    ml_model_meta meta;
+    ml_record_fn on_record;   /* called after each monitor record */
+    void *user;
+    volatile sig_atomic_t *stop; /* set asynchronously (a signal): finish the batch and stop */
+} ml_train_opts;
+
+/* Runs the main loop: monitor at epoch 0, then epochs until a criterion stops;
+ * saves to save_path every save_freq epochs and at the end.  The monitor's
+ * records are in *monitor (owned by the caller) when it returns. */
+ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **monitor);
+
+/* Writes a model file: the model's parameters and spec, and the monitor when given.
+ * Atomic: written beside the target and renamed into place. */
+ml_status ml_model_save(const char *path, const ml_model *m, const ml_model_meta *meta,
+                        const ml_monitor *mon);
+
+/* Reads the model spec (YAML text) and the input shape a model file records. */
+ml_status ml_model_file_info(ml_h5_file *f, char **model_spec, ml_space *input_space);
+
+#endif
