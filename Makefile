@@ -67,8 +67,8 @@ lib/backend/cuda/%.o: lib/backend/cuda/%.cu $(HEADERS)
 	$(NVCC) -O3 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall -Ilib -DML_WITH_CUDA -c -o $@ $<
 
 cmd: $(CMDS)
-cmd/ml-%: cmd/ml-%.c lib/libml.a $(HEADERS)
-	$(CC) $(CFLAGS_ALL) -o $@ $< lib/libml.a $(LDLIBS_ALL)
+cmd/ml-%: cmd/ml-%.c cmd/cli.c cmd/cli.h lib/libml.a $(HEADERS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< cmd/cli.c lib/libml.a $(LDLIBS_ALL)
 
 tests/unit/test_%: tests/unit/test_%.c tests/unit/harness.h lib/libml.a $(HEADERS)
 	$(CC) $(CFLAGS_ALL) -o $@ $< lib/libml.a $(LDLIBS_ALL)

@@ -235,7 +235,8 @@ static ml_status monitor_dataset(run_state *s, const ml_monitoring_dataset *set,
     const char *suffix[3] = {"objective", "y_nll", "y_misclass"};
     for (int k = 0; k < n_out; k++) {
         char name[256];
-        snprintf(name, sizeof name, "%s_%s", set->name, suffix[k]);
+        /* One unnamed monitoring dataset gives channels without a prefix, as in Pylearn2. */
+        snprintf(name, sizeof name, "%s%s%s", set->name, set->name[0] ? "_" : "", suffix[k]);
         int c = ml_monitor_channel(s->mon, name);
         if (c < 0)
             return ML_ENOMEM;

@@ -1,0 +1,191 @@
+/* ml-train: run a training experiment (Pylearn2's train.py). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "Usage: ml-train [OPTION]... EXPERIMENT.yaml\n"
+    "Train the model of an experiment file (a !obj:Train) and save it.\n"
+    "Monitor records go to standard output, one tab-separated line per epoch\n"
+    "after a header line; progress and messages go to standard error.\n"
+    "\n"
+    "  -s, --set KEY=VALUE   override a parameter of the experiment, e.g.\n"
+    "                        -s algorithm.learning_rate=0.05 (repeatable)\n"
+    "  -o, --output FILE     save the model to FILE (overrides save_path)\n"
+    "      --model FILE      start from the parameters of a model file\n"
+    "      --seed N          seed of the initial weights, shuffles and dropout\n"
+    "      --threads N       threads for matrix products (default: ML_THREADS or all)\n"
+    "      --device DEV      cpu or cuda (default: ML_DEVICE or cpu)\n"
+    "  -q, --quiet           no progress on standard error\n"
+    "  -v, --verbose         more messages\n"
+    "  -h, --help            print this help and exit\n"
+    "  -V, --version         print the version and build features and exit\n"
+    "\n"
+    "Exit status: 0 trained, 1 failed, 2 usage error, 130 or 143 stopped by\n"
+    "SIGINT or SIGTERM after saving.\n";
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+typedef struct {
+    int quiet;
+    int printed_header;
+    int n_shown;
+    int shown[16]; /* channels shown in progress lines */
+} progress;
+
+/* The monitor stream: a header of column names, then one line per record. */
+static void print_record(const ml_monitor *mon, void *user)
+{
+    progress *p = user;
+    int64_t r = mon->n_records - 1;
+    const double *row = mon->records + r * (ML_MONITOR_FIXED_COLUMNS + mon->n_channels);
+    if (!p->printed_header) {
+        printf("epoch\tbatches\texamples\tseconds");
+        for (int c = 0; c < mon->n_channels; c++) {
+            printf("\t%s", mon->channels[c]);
+            size_t len = strlen(mon->channels[c]);
+            int wanted = (len > 10 && strcmp(mon->channels[c] + len - 10, "_objective") == 0) ||
+                         (len > 11 && strcmp(mon->channels[c] + len - 11, "_y_misclass") == 0);
+            if (wanted && p->n_shown < 16)
+                p->shown[p->n_shown++] = c;
+        }
+        printf("\n");
+        p->printed_header = 1;
+    }
+    printf("%.0f\t%.0f\t%.0f\t%.9g", row[0], row[1], row[2], row[3]);
+    for (int c = 0; c < mon->n_channels; c++) {
+        double v = row[ML_MONITOR_FIXED_COLUMNS + c];
+        if (v != v)
+            printf("\t");
+        else
+            printf("\t%.9g", v);
+    }
+    printf("\n");
+    fflush(stdout);
+    if (!p->quiet) {
+        fprintf(stderr, "%s: epoch %.0f (%.1f s):", cli_program(), row[0], row[3]);
+        for (int k = 0; k < p->n_shown; k++)
+            fprintf(stderr, " %s %.5g", mon->channels[p->shown[k]],
+                    row[ML_MONITOR_FIXED_COLUMNS + p->shown[k]]);
+        fprintf(stderr, "\n");
+    }
+}
+
+static int start_from(ml_model *m, const char *path)
+{
+    ml_h5_file *f;
+    if (ml_h5_open(path, &f) != ML_OK)
+        return cli_failed();
+    ml_status st = ml_model_read_params(m, f);
+    ml_h5_close(f);
+    return st == ML_OK ? 0 : cli_failed();
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"set", required_argument, NULL, 's'},     {"output", required_argument, NULL, 'o'},
+        {"model", required_argument, NULL, 'm'},   {"seed", required_argument, NULL, 'S'},
+        {"threads", required_argument, NULL, 't'}, {"device", required_argument, NULL, 'd'},
+        {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    const char **overrides = calloc((size_t)argc * 2 + 2, sizeof *overrides);
+    char seed_overrides[2][64];
+    int n_overrides = 0, quiet = 0, verbose = 0, status;
+    const char *output = NULL, *model_path = NULL, *device_name = NULL;
+    int64_t threads = 0, seed = -1;
+    cli_init("ml-train", 0);
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":s:o:qvhV", long_options, NULL)) != -1) {
+        switch (c) {
+        case 's': overrides[n_overrides++] = optarg; break;
+        case 'o': output = optarg; break;
+        case 'm': model_path = optarg; break;
+        case 'S':
+            if ((status = cli_parse_int(optarg, "--seed", 0, &seed)))
+                return status;
+            break;
+        case 't':
+            if ((status = cli_parse_int(optarg, "--threads", 1, &threads)))
+                return status;
+            break;
+        case 'd': device_name = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'v': verbose++; break;
+        case 'h': fputs(usage_text, stdout); return CLI_OK;
+        case 'V': cli_print_version(); return CLI_OK;
+        case ':': return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error(optind == argc ? "no experiment file given" : "one experiment file at a time");
+    cli_init("ml-train", verbose);
+    ml_device device;
+    if ((status = cli_choose_device(device_name, &device)))
+        return status;
+    if (seed >= 0) {
+        snprintf(seed_overrides[0], sizeof seed_overrides[0], "model.seed=%lld", (long long)seed);
+        snprintf(seed_overrides[1], sizeof seed_overrides[1], "algorithm.seed=%lld", (long long)seed);
+        overrides[n_overrides++] = seed_overrides[0];
+        overrides[n_overrides++] = seed_overrides[1];
+    }
+    ml_set_threads((int)threads);
+    ml_experiment *e = NULL;
+    if (ml_experiment_load(argv[optind], n_overrides, overrides, &e) != ML_OK)
+        return cli_failed();
+    if (!e->train) {
+        ml_experiment_free(e);
+        return cli_error("%s: not a training experiment (a !obj:Train)", argv[optind]);
+    }
+    if (output) {
+        ml_free(e->train->save_path);
+        e->train->save_path = ml_strdup(output);
+    }
+    status = 0;
+    if (e->train->save_path && (status = cli_check_writable(e->train->save_path)) != 0)
+        goto done;
+    for (int i = 0; i < e->train->n_extensions && !status; i++)
+        status = cli_check_writable(e->train->extensions[i]->save_path);
+    if (status)
+        goto done;
+    if (model_path && (status = start_from(e->model, model_path)) != 0)
+        goto done;
+    char *command = ml_command_line(argc, argv);
+    progress p = {.quiet = quiet};
+    ml_train_opts opts = {.device = device,
+                          .meta = {.model_spec = e->model_spec, .experiment = e->text, .command = command},
+                          .on_record = print_record,
+                          .user = &p,
+                          .stop = &stop_signal};
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    ml_monitor *mon = NULL;
+    ml_status st = ml_train_run(e->train, &opts, &mon);
+    ml_free(command);
+    ml_monitor_free(mon);
+    if (st == ML_EINTR) {
+        if (!quiet)
+            fprintf(stderr, "%s: stopped by signal %d%s\n", cli_program(), (int)stop_signal,
+                    e->train->save_path ? ", model saved" : "");
+        status = 128 + (int)stop_signal;
+    } else if (st != ML_OK) {
+        status = cli_failed();
+    } else if (!quiet && e->train->save_path) {
+        fprintf(stderr, "%s: saved %s\n", cli_program(), e->train->save_path);
+    }
+done:
+    ml_experiment_free(e);
+    free(overrides);
+    return status;
+}

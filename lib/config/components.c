@@ -1,0 +1,867 @@
+/* The components of the experiment language: one table per Pylearn2 class,
+ * whose constructor fills the structures of the layers below. */
+#include <math.h>
+#include <string.h>
+
+#include "config/components.h"
+#include "core/alloc.h"
+#include "data/dataset.h"
+#include "model/cost.h"
+#include "model/model.h"
+#include "train/train.h"
+
+#define ALIASES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static ml_status args_strdup(ml_cfg_args *a, const char *name, char **out)
+{
+    const char *s;
+    ML_TRY(ml_cfg_args_string(a, name, &s));
+    *out = ml_strdup(s);
+    return *out ? ML_OK : ML_ENOMEM;
+}
+
+/* A Pylearn2 seed: an integer, or a list of integers ([2012, 10, 5]) folded into one. */
+static ml_status read_seed(ml_cfg_args *a, const char *name, uint64_t *seed)
+{
+    const ml_cfg_node *n = ml_cfg_args_node(a, name);
+    if (!n)
+        return ML_OK;
+    uint64_t s = 0;
+    const ml_cfg_node *const *items = n->kind == ML_CFG_SEQ ? (const ml_cfg_node *const *)n->items : &n;
+    size_t count = n->kind == ML_CFG_SEQ ? n->n : 1;
+    for (size_t i = 0; i < count; i++) {
+        const ml_cfg_node *it = items[i];
+        char *end = NULL;
+        long long v = it->kind == ML_CFG_SCALAR && it->text ? strtoll(it->text, &end, 10) : 0;
+        if (!end || *end || v < 0)
+            return ml_cfg_args_error(a, name, ML_EINVAL, "must be a non-negative integer or a list of them");
+        s = s * 1000003u + (uint64_t)v;
+    }
+    *seed = s;
+    return ML_OK;
+}
+
+/* ---- datasets ---- */
+
+static const ml_cfg_param hdf5_dataset_params[] = {
+    {.name = "filename", .type = ML_CFG_T_STRING, .required = 1, .doc = "dataset file written by ml-preprocess (- for standard input)"},
+    {.name = "X", .type = ML_CFG_T_STRING, .def = "X", .doc = "name of the HDF5 dataset holding the examples"},
+    {.name = "y", .type = ML_CFG_T_STRING, .def = "y", .doc = "name of the HDF5 dataset holding the targets"},
+    {.name = "start", .type = ML_CFG_T_INT, .def = "0", .doc = "first row to use"},
+    {.name = "stop", .type = ML_CFG_T_INT, .doc = "one past the last row to use (default: the end)"},
+    {0}};
+
+static ml_status hdf5_dataset_construct(ml_cfg_args *a, void **out)
+{
+    ml_dataset_load_opts opts = {0};
+    const char *filename;
+    ML_TRY(ml_cfg_args_string(a, "filename", &filename));
+    ML_TRY(ml_cfg_args_string(a, "X", &opts.x_name));
+    ML_TRY(ml_cfg_args_string(a, "y", &opts.y_name));
+    ML_TRY(ml_cfg_args_int64(a, "start", &opts.start));
+    if (ml_cfg_args_has(a, "stop"))
+        ML_TRY(ml_cfg_args_int64(a, "stop", &opts.stop));
+    if (opts.start < 0)
+        return ml_cfg_args_error(a, "start", ML_EINVAL, "must not be negative");
+    if (ml_cfg_args_has(a, "stop") && opts.stop <= opts.start)
+        return ml_cfg_args_error(a, "stop", ML_EINVAL, "must be greater than start");
+    ml_dataset *d = NULL;
+    ML_TRY(ml_dataset_load(filename, &opts, &d));
+    *out = d;
+    return ML_OK;
+}
+
+static void hdf5_dataset_destroy(void *p) { ml_dataset_free(p); }
+
+static const ml_component hdf5_dataset = {
+    "HDF5Dataset", ALIASES("pylearn2.datasets.hdf5.HDF5Dataset", "DenseDesignMatrix"), "dataset",
+    hdf5_dataset_params, hdf5_dataset_construct, hdf5_dataset_destroy,
+    "examples X and targets y of a dataset file, optionally rows start to stop"};
+
+/* ---- spaces ---- */
+
+static const ml_cfg_param conv2d_space_params[] = {
+    {.name = "shape", .type = ML_CFG_T_SHAPE, .required = 1, .doc = "rows and columns of an image"},
+    {.name = "num_channels", .type = ML_CFG_T_INT, .def = "1", .doc = "channels of an image"},
+    {.name = "axes", .type = ML_CFG_T_ANY, .doc = "axis order; only ['b', 'c', 0, 1] (the layout of dataset files)"},
+    {0}};
+
+static ml_status conv2d_space_construct(ml_cfg_args *a, void **out)
+{
+    int shape[2], n, channels;
+    ML_TRY(ml_cfg_args_ints(a, "shape", shape, 2, &n));
+    if (n != 2)
+        return ml_cfg_args_error(a, "shape", ML_EINVAL, "must give rows and columns");
+    ML_TRY(ml_cfg_args_int(a, "num_channels", &channels));
+    if (channels < 1)
+        return ml_cfg_args_error(a, "num_channels", ML_EINVAL, "must be positive");
+    const ml_cfg_node *axes = ml_cfg_args_node(a, "axes");
+    if (axes) {
+        static const char *const want[4] = {"b", "c", "0", "1"};
+        int ok = axes->kind == ML_CFG_SEQ && axes->n == 4;
+        for (size_t i = 0; ok && i < 4; i++)
+            ok = axes->items[i]->kind == ML_CFG_SCALAR && axes->items[i]->text &&
+                 strcmp(axes->items[i]->text, want[i]) == 0;
+        if (!ok)
+            return ml_cfg_args_error(a, "axes", ML_EINVAL, "must be ['b', 'c', 0, 1], the layout of dataset files");
+    }
+    ml_space *s = ml_malloc(sizeof *s);
+    if (!s)
+        return ML_ENOMEM;
+    *s = ml_conv2d_space(channels, shape[0], shape[1]);
+    *out = s;
+    return ML_OK;
+}
+
+static const ml_cfg_param vector_space_params[] = {
+    {.name = "dim", .type = ML_CFG_T_INT, .required = 1, .doc = "features of an example"},
+    {0}};
+
+static ml_status vector_space_construct(ml_cfg_args *a, void **out)
+{
+    int dim;
+    ML_TRY(ml_cfg_args_int(a, "dim", &dim));
+    if (dim < 1)
+        return ml_cfg_args_error(a, "dim", ML_EINVAL, "must be positive");
+    ml_space *s = ml_malloc(sizeof *s);
+    if (!s)
+        return ML_ENOMEM;
+    *s = ml_vector_space(dim);
+    *out = s;
+    return ML_OK;
+}
+
+static const ml_component conv2d_space = {
+    "Conv2DSpace", ALIASES("pylearn2.space.Conv2DSpace"), "space", conv2d_space_params,
+    conv2d_space_construct, ml_free, "images of num_channels x shape[0] x shape[1]"};
+static const ml_component vector_space = {
+    "VectorSpace", ALIASES("pylearn2.space.VectorSpace"), "space", vector_space_params,
+    vector_space_construct, ml_free, "vectors of dim features"};
+
+/* ---- layers ---- */
+
+#define INIT_PARAMS                                                                                   \
+    {.name = "irange", .type = ML_CFG_T_FLOAT, .doc = "weights drawn uniformly from [-irange, irange]"},  \
+    {.name = "istdev", .type = ML_CFG_T_FLOAT, .doc = "weights drawn from a normal of this deviation"},    \
+    {.name = "sparse_init", .type = ML_CFG_T_INT, .doc = "this many non-zero normal weights per unit"},   \
+    {.name = "sparse_stdev", .type = ML_CFG_T_FLOAT, .def = "1.0", .doc = "deviation of sparse_init's weights"}, \
+    {.name = "init_bias", .type = ML_CFG_T_FLOAT, .def = "0.0", .doc = "initial value of the biases"},     \
+    {.name = "W_lr_scale", .type = ML_CFG_T_FLOAT, .def = "1.0", .doc = "factor of the learning rate for the weights"}, \
+    {.name = "b_lr_scale", .type = ML_CFG_T_FLOAT, .def = "1.0", .doc = "factor of the learning rate for the biases"}
+
+static const ml_cfg_param dense_params[] = {
+    {.name = "layer_name", .type = ML_CFG_T_STRING, .required = 1, .doc = "the layer's name in channels and files"},
+    {.name = "dim", .type = ML_CFG_T_INT, .required = 1, .doc = "number of units"},
+    INIT_PARAMS,
+    {.name = "max_col_norm", .type = ML_CFG_T_FLOAT, .doc = "largest L2 norm of a unit's weights, kept after each update"},
+    {0}};
+
+static const ml_cfg_param softmax_params[] = {
+    {.name = "layer_name", .type = ML_CFG_T_STRING, .required = 1, .doc = "the layer's name in channels and files"},
+    {.name = "n_classes", .type = ML_CFG_T_INT, .required = 1, .doc = "number of classes"},
+    INIT_PARAMS,
+    {.name = "max_col_norm", .type = ML_CFG_T_FLOAT, .doc = "largest L2 norm of a unit's weights, kept after each update"},
+    {0}};
+
+static const ml_cfg_param conv_params[] = {
+    {.name = "layer_name", .type = ML_CFG_T_STRING, .required = 1, .doc = "the layer's name in channels and files"},
+    {.name = "output_channels", .type = ML_CFG_T_INT, .required = 1, .doc = "number of filters"},
+    {.name = "kernel_shape", .type = ML_CFG_T_SHAPE, .required = 1, .doc = "rows and columns of a filter"},
+    {.name = "pool_shape", .type = ML_CFG_T_SHAPE, .doc = "rows and columns of a pooling window (default: no pooling)"},
+    {.name = "pool_stride", .type = ML_CFG_T_SHAPE, .doc = "step between pooling windows (default: pool_shape)"},
+    {.name = "pool_type", .type = ML_CFG_T_STRING, .def = "max", .doc = "max or mean"},
+    {.name = "border_mode", .type = ML_CFG_T_STRING, .def = "valid", .doc = "valid, full, or same (zero padding keeping the size)"},
+    {.name = "tied_b", .type = ML_CFG_T_BOOL, .def = "false", .doc = "one bias per channel rather than per channel and position"},
+    INIT_PARAMS,
+    {.name = "max_kernel_norm", .type = ML_CFG_T_FLOAT, .doc = "largest L2 norm of a filter, kept after each update"},
+    {0}};
+
+static ml_status layer_construct(ml_cfg_args *a, ml_layer_kind kind, void **out)
+{
+    const char *name;
+    ML_TRY(ml_cfg_args_string(a, "layer_name", &name));
+    ml_layer *l = ml_layer_new(kind, name);
+    if (!l)
+        return ML_ENOMEM;
+    ml_status st = ML_OK;
+    int v;
+#define OPT_FLOAT(key, field)                                                    \
+    if (st == ML_OK && ml_cfg_args_has(a, key))                                  \
+        st = ml_cfg_args_float(a, key, &l->field);
+    OPT_FLOAT("irange", irange);
+    OPT_FLOAT("istdev", istdev);
+    OPT_FLOAT("sparse_stdev", sparse_stdev);
+    OPT_FLOAT("init_bias", init_bias);
+    OPT_FLOAT("W_lr_scale", W_lr_scale);
+    OPT_FLOAT("b_lr_scale", b_lr_scale);
+    if (st == ML_OK && ml_cfg_args_has(a, "sparse_init") && (st = ml_cfg_args_int(a, "sparse_init", &v)) == ML_OK)
+        l->sparse_init = v;
+    if (st == ML_OK && (l->irange < 0 || l->istdev < 0 || l->sparse_init < 0))
+        st = ml_cfg_args_error(a, l->irange < 0 ? "irange" : l->istdev < 0 ? "istdev" : "sparse_init", ML_EINVAL,
+                               "must not be negative");
+    if (st == ML_OK && kind != ML_LAYER_SOFTMAX && kind != ML_LAYER_CONV_RELU &&
+        !(l->irange > 0) + !(l->istdev > 0) + !(l->sparse_init > 0) == 3)
+        st = ml_cfg_args_error(a, NULL, ML_EINVAL, "needs one of 'irange', 'istdev' and 'sparse_init'");
+    if (st == ML_OK && (l->irange > 0) + (l->istdev > 0) + (l->sparse_init > 0) > 1)
+        st = ml_cfg_args_error(a, NULL, ML_EINVAL, "takes only one of 'irange', 'istdev' and 'sparse_init'");
+    if (kind == ML_LAYER_CONV_RELU) {
+        int shape[2], n;
+        const char *s;
+        if (st == ML_OK && (st = ml_cfg_args_int(a, "output_channels", &v)) == ML_OK)
+            l->output_channels = v;
+        if (st == ML_OK && (st = ml_cfg_args_ints(a, "kernel_shape", shape, 2, &n)) == ML_OK) {
+            if (n != 2)
+                st = ml_cfg_args_error(a, "kernel_shape", ML_EINVAL, "must give rows and columns");
+            l->kernel_shape[0] = shape[0];
+            l->kernel_shape[1] = shape[1];
+        }
+        if (st == ML_OK && ml_cfg_args_has(a, "pool_shape") &&
+            (st = ml_cfg_args_ints(a, "pool_shape", shape, 2, &n)) == ML_OK) {
+            if (n != 2)
+                st = ml_cfg_args_error(a, "pool_shape", ML_EINVAL, "must give rows and columns");
+            l->pool_shape[0] = l->pool_stride[0] = shape[0];
+            l->pool_shape[1] = l->pool_stride[1] = shape[1];
+        }
+        if (st == ML_OK && ml_cfg_args_has(a, "pool_stride") &&
+            (st = ml_cfg_args_ints(a, "pool_stride", shape, 2, &n)) == ML_OK) {
+            if (n != 2)
+                st = ml_cfg_args_error(a, "pool_stride", ML_EINVAL, "must give rows and columns");
+            l->pool_stride[0] = shape[0];
+            l->pool_stride[1] = shape[1];
+        }
+        if (st == ML_OK && (st = ml_cfg_args_string(a, "pool_type", &s)) == ML_OK) {
+            if (strcmp(s, "max") == 0)
+                l->pool_type = ML_POOL_MAX;
+            else if (strcmp(s, "mean") == 0)
+                l->pool_type = ML_POOL_MEAN;
+            else
+                st = ml_cfg_args_error(a, "pool_type", ML_EINVAL, "must be 'max' or 'mean', not '%s'", s);
+        }
+        if (st == ML_OK && (st = ml_cfg_args_string(a, "border_mode", &s)) == ML_OK) {
+            if (strcmp(s, "valid") == 0)
+                l->border_mode = ML_BORDER_VALID;
+            else if (strcmp(s, "full") == 0)
+                l->border_mode = ML_BORDER_FULL;
+            else if (strcmp(s, "same") == 0)
+                l->border_mode = ML_BORDER_SAME;
+            else
+                st = ml_cfg_args_error(a, "border_mode", ML_EINVAL, "must be 'valid', 'full' or 'same', not '%s'", s);
+        }
+        if (st == ML_OK)
+            st = ml_cfg_args_bool(a, "tied_b", &l->tied_b);
+        OPT_FLOAT("max_kernel_norm", max_kernel_norm);
+        if (st == ML_OK && !(l->irange > 0) && !(l->istdev > 0) && !(l->sparse_init > 0))
+            st = ml_cfg_args_error(a, NULL, ML_EINVAL, "needs one of 'irange', 'istdev' and 'sparse_init'");
+    } else {
+        const char *dim_key = kind == ML_LAYER_SOFTMAX ? "n_classes" : "dim";
+        if (st == ML_OK && (st = ml_cfg_args_int(a, dim_key, &v)) == ML_OK) {
+            if (v < 1)
+                st = ml_cfg_args_error(a, dim_key, ML_EINVAL, "must be positive");
+            l->dim = v;
+        }
+        OPT_FLOAT("max_col_norm", max_col_norm);
+    }
+#undef OPT_FLOAT
+    if (st != ML_OK) {
+        ml_layer_free(l);
+        return st;
+    }
+    *out = l;
+    return ML_OK;
+}
+
+static ml_status linear_construct(ml_cfg_args *a, void **out) { return layer_construct(a, ML_LAYER_LINEAR, out); }
+static ml_status sigmoid_construct(ml_cfg_args *a, void **out) { return layer_construct(a, ML_LAYER_SIGMOID, out); }
+static ml_status tanh_construct(ml_cfg_args *a, void **out) { return layer_construct(a, ML_LAYER_TANH, out); }
+static ml_status relu_construct(ml_cfg_args *a, void **out) { return layer_construct(a, ML_LAYER_RELU, out); }
+static ml_status softmax_construct(ml_cfg_args *a, void **out) { return layer_construct(a, ML_LAYER_SOFTMAX, out); }
+static ml_status conv_construct(ml_cfg_args *a, void **out) { return layer_construct(a, ML_LAYER_CONV_RELU, out); }
+static void layer_destroy(void *p) { ml_layer_free(p); }
+
+static const ml_component linear = {"Linear", ALIASES("pylearn2.models.mlp.Linear"), "layer", dense_params,
+                                    linear_construct, layer_destroy, "affine units: x W + b"};
+static const ml_component sigmoid = {"Sigmoid", ALIASES("pylearn2.models.mlp.Sigmoid"), "layer", dense_params,
+                                     sigmoid_construct, layer_destroy, "logistic units"};
+static const ml_component tanh_layer = {"Tanh", ALIASES("pylearn2.models.mlp.Tanh"), "layer", dense_params,
+                                        tanh_construct, layer_destroy, "hyperbolic tangent units"};
+static const ml_component relu = {"RectifiedLinear", ALIASES("pylearn2.models.mlp.RectifiedLinear"), "layer",
+                                  dense_params, relu_construct, layer_destroy, "rectified linear units: max(0, x W + b)"};
+static const ml_component softmax = {"Softmax", ALIASES("pylearn2.models.mlp.Softmax"), "layer", softmax_params,
+                                     softmax_construct, layer_destroy,
+                                     "the output layer of a classifier; weights start at zero without irange, istdev or sparse_init"};
+static const ml_component conv_relu = {
+    "ConvRectifiedLinear", ALIASES("pylearn2.models.mlp.ConvRectifiedLinear"), "layer", conv_params,
+    conv_construct, layer_destroy,
+    "convolution, rectification, then pooling that keeps a partial window at the border"};
+
+/* ---- the model ---- */
+
+static const ml_cfg_param mlp_params[] = {
+    {.name = "layers", .type = ML_CFG_T_LIST, .elem = ML_CFG_T_OBJECT, .category = "layer", .required = 1,
+     .doc = "the layers, input first"},
+    {.name = "nvis", .type = ML_CFG_T_INT, .doc = "features of the input (a VectorSpace)"},
+    {.name = "input_space", .type = ML_CFG_T_OBJECT, .category = "space", .doc = "the input's space (e.g. Conv2DSpace)"},
+    {.name = "seed", .type = ML_CFG_T_ANY, .def = "[2013, 1, 4]", .doc = "seed of the initial weights"},
+    {.name = "batch_size", .type = ML_CFG_T_INT, .doc = "accepted for Pylearn2 files; the algorithm's batch_size rules"},
+    {0}};
+
+static void mlp_destroy(void *p)
+{
+    mlp_object *o = p;
+    ml_model_free(o->model);
+    ml_free(o);
+}
+
+static ml_status mlp_construct(ml_cfg_args *a, void **out)
+{
+    mlp_object *o = ml_calloc(1, sizeof *o);
+    if (!o || !(o->model = ml_model_new())) {
+        ml_free(o);
+        return ML_ENOMEM;
+    }
+    ml_status st = read_seed(a, "seed", &o->seed);
+    if (st == ML_OK && ml_cfg_args_has(a, "nvis") && ml_cfg_args_has(a, "input_space"))
+        st = ml_cfg_args_error(a, NULL, ML_EINVAL, "takes 'nvis' or 'input_space', not both");
+    if (st == ML_OK && ml_cfg_args_has(a, "nvis")) {
+        int nvis;
+        if ((st = ml_cfg_args_int(a, "nvis", &nvis)) == ML_OK && nvis < 1)
+            st = ml_cfg_args_error(a, "nvis", ML_EINVAL, "must be positive");
+        o->model->input_space = ml_vector_space(nvis);
+        o->model->has_input_space = 1;
+    }
+    if (st == ML_OK && ml_cfg_args_has(a, "input_space")) {
+        void *space;
+        if ((st = ml_cfg_args_object(a, "input_space", NULL, &space)) == ML_OK) {
+            o->model->input_space = *(ml_space *)space;
+            o->model->has_input_space = 1;
+        }
+    }
+    int n = ml_cfg_args_count(a, "layers");
+    if (st == ML_OK && n == 0)
+        st = ml_cfg_args_error(a, "layers", ML_EINVAL, "must list at least one layer");
+    for (int i = 0; st == ML_OK && i < n; i++) {
+        void *layer;
+        st = ml_cfg_args_item_object(a, "layers", i, &layer);
+        if (st == ML_OK && (st = ml_model_add_layer(o->model, layer)) != ML_OK)
+            st = ml_cfg_args_item_error(a, "layers", i, ML_EINVAL, "%s", ml_last_error());
+        if (st == ML_OK)
+            st = ml_cfg_ctx_take(ml_cfg_args_ctx(a), layer); /* the model owns its layers now */
+    }
+    if (st != ML_OK) {
+        mlp_destroy(o);
+        return st;
+    }
+    *out = o;
+    return ML_OK;
+}
+
+static const ml_component mlp = {"MLP", ALIASES("pylearn2.models.mlp.MLP"), "model", mlp_params, mlp_construct,
+                                 mlp_destroy, "a multilayer perceptron: a stack of layers"};
+
+/* ---- costs ---- */
+
+static void cost_destroy(void *p)
+{
+    ml_cost *c = p;
+    if (!c)
+        return;
+    for (int i = 0; c->coeff_layers && i < c->n_coeffs; i++)
+        ml_free(c->coeff_layers[i]);
+    ml_free(c->coeff_layers);
+    ml_free(c->coeffs);
+    ml_free(c->terms);
+    ml_free(c->term_coeffs);
+    for (int i = 0; i < c->dropout.n; i++)
+        ml_free((char *)c->dropout.layers[i]);
+    ml_free((void *)c->dropout.layers);
+    ml_free((void *)c->dropout.include_probs);
+    ml_free((void *)c->dropout.scales);
+    ml_free(c);
+}
+
+static ml_status default_cost_construct(ml_cfg_args *a, void **out)
+{
+    ml_cost *c = ml_calloc(1, sizeof *c);
+    if (!c)
+        return ML_ENOMEM;
+    c->kind = ML_COST_DEFAULT;
+    *out = c;
+    return ML_OK;
+}
+
+static const ml_component default_cost = {
+    "Default", ALIASES("pylearn2.costs.mlp.Default", "pylearn2.costs.cost.MethodCost"), "cost", NULL,
+    default_cost_construct, cost_destroy,
+    "the model's own cost: negative log-likelihood of a Softmax, else mean squared error"};
+
+static const ml_cfg_param dropout_params[] = {
+    {.name = "default_input_include_prob", .type = ML_CFG_T_FLOAT, .def = "0.5", .doc = "probability of keeping a layer's input unit"},
+    {.name = "input_include_probs", .type = ML_CFG_T_MAP, .elem = ML_CFG_T_FLOAT, .doc = "layer name -> its include probability"},
+    {.name = "default_input_scale", .type = ML_CFG_T_FLOAT, .def = "2.0", .doc = "factor of the kept inputs"},
+    {.name = "input_scales", .type = ML_CFG_T_MAP, .elem = ML_CFG_T_FLOAT, .doc = "layer name -> its scale"},
+    {0}};
+
+/* The index of a layer in the dropout table, added if new; ML_ENOMEM (negative) on failure. */
+static int add_dropout_layer(ml_cost *c, const char *layer)
+{
+    for (int i = 0; i < c->dropout.n; i++)
+        if (strcmp(c->dropout.layers[i], layer) == 0)
+            return i;
+    int n = c->dropout.n;
+    const char **layers = ml_realloc((void *)c->dropout.layers, (size_t)(n + 1) * sizeof *layers);
+    float *probs = ml_realloc((void *)c->dropout.include_probs, (size_t)(n + 1) * sizeof *probs);
+    float *scales = ml_realloc((void *)c->dropout.scales, (size_t)(n + 1) * sizeof *scales);
+    if (layers)
+        c->dropout.layers = layers;
+    if (probs)
+        c->dropout.include_probs = probs;
+    if (scales)
+        c->dropout.scales = scales;
+    if (!layers || !probs || !scales || !(layers[n] = ml_strdup(layer)))
+        return ML_ENOMEM;
+    probs[n] = NAN;
+    scales[n] = NAN;
+    c->dropout.n = n + 1;
+    return n;
+}
+
+static ml_status dropout_construct(ml_cfg_args *a, void **out)
+{
+    ml_cost *c = ml_calloc(1, sizeof *c);
+    if (!c)
+        return ML_ENOMEM;
+    c->kind = ML_COST_DROPOUT;
+    ml_status st = ml_cfg_args_float(a, "default_input_include_prob", &c->dropout.default_include_prob);
+    if (st == ML_OK)
+        st = ml_cfg_args_float(a, "default_input_scale", &c->dropout.default_scale);
+    const char *maps[2] = {"input_include_probs", "input_scales"};
+    for (int m = 0; m < 2 && st == ML_OK; m++)
+        for (int i = 0; st == ML_OK && i < ml_cfg_args_count(a, maps[m]); i++) {
+            float v;
+            st = ml_cfg_args_item_float(a, maps[m], i, &v);
+            if (st == ML_OK && m == 0 && !(v > 0 && v <= 1))
+                st = ml_cfg_args_item_error(a, maps[m], i, ML_EINVAL, "must be in (0, 1]");
+            int k = st == ML_OK ? add_dropout_layer(c, ml_cfg_args_key(a, maps[m], i)) : 0;
+            if (k < 0)
+                st = k;
+            else if (st == ML_OK)
+                ((float *)(m == 0 ? c->dropout.include_probs : c->dropout.scales))[k] = v;
+        }
+    if (st == ML_OK && !(c->dropout.default_include_prob > 0 && c->dropout.default_include_prob <= 1))
+        st = ml_cfg_args_error(a, "default_input_include_prob", ML_EINVAL, "must be in (0, 1]");
+    if (st != ML_OK) {
+        cost_destroy(c);
+        return st;
+    }
+    *out = c;
+    return ML_OK;
+}
+
+static const ml_component dropout_cost = {
+    "Dropout", ALIASES("pylearn2.costs.mlp.dropout.Dropout"), "cost", dropout_params, dropout_construct,
+    cost_destroy, "the default cost of a forward pass that drops each layer's input units at random"};
+
+static const ml_cfg_param decay_params[] = {
+    {.name = "coeffs", .type = ML_CFG_T_ANY, .required = 1,
+     .doc = "one coefficient per layer, as a list in layer order or a mapping from layer names"},
+    {0}};
+
+static ml_status decay_construct(ml_cfg_args *a, ml_cost_kind kind, void **out)
+{
+    const ml_cfg_node *n = ml_cfg_args_node(a, "coeffs");
+    if (n->kind != ML_CFG_SEQ && n->kind != ML_CFG_MAP)
+        return ml_cfg_args_error(a, "coeffs", ML_EINVAL, "must be a list or a mapping of numbers");
+    ml_cost *c = ml_calloc(1, sizeof *c);
+    if (!c)
+        return ML_ENOMEM;
+    c->kind = kind;
+    c->n_coeffs = (int)n->n;
+    c->coeffs = ml_calloc(n->n + 1, sizeof *c->coeffs);
+    if (n->kind == ML_CFG_MAP)
+        c->coeff_layers = ml_calloc(n->n + 1, sizeof *c->coeff_layers);
+    ml_status st = c->coeffs && (n->kind == ML_CFG_SEQ || c->coeff_layers) ? ML_OK : ML_ENOMEM;
+    for (size_t i = 0; st == ML_OK && i < n->n; i++) {
+        const ml_cfg_node *it = n->items[i];
+        char *end = NULL;
+        double v = it->kind == ML_CFG_SCALAR && it->text && !it->quoted ? strtod(it->text, &end) : NAN;
+        if (!end || *end || !isfinite(v) || v < 0)
+            st = ml_cfg_error_at(&it->pos, ML_EINVAL, "a coefficient of '%s' must be a non-negative number",
+                                 kind == ML_COST_WEIGHT_DECAY ? "WeightDecay" : "L1WeightDecay");
+        c->coeffs[i] = (float)v;
+        if (st == ML_OK && c->coeff_layers && !(c->coeff_layers[i] = ml_strdup(n->keys[i])))
+            st = ML_ENOMEM;
+    }
+    if (st != ML_OK) {
+        cost_destroy(c);
+        return st;
+    }
+    *out = c;
+    return ML_OK;
+}
+
+static ml_status weight_decay_construct(ml_cfg_args *a, void **out)
+{
+    return decay_construct(a, ML_COST_WEIGHT_DECAY, out);
+}
+static ml_status l1_decay_construct(ml_cfg_args *a, void **out)
+{
+    return decay_construct(a, ML_COST_L1_DECAY, out);
+}
+
+static const ml_component weight_decay = {
+    "WeightDecay", ALIASES("pylearn2.costs.mlp.WeightDecay"), "cost", decay_params, weight_decay_construct,
+    cost_destroy, "sum over layers of coeff times the sum of squared weights"};
+static const ml_component l1_decay = {
+    "L1WeightDecay", ALIASES("pylearn2.costs.mlp.L1WeightDecay"), "cost", decay_params, l1_decay_construct,
+    cost_destroy, "sum over layers of coeff times the sum of absolute weights"};
+
+static const ml_cfg_param sum_params[] = {
+    {.name = "costs", .type = ML_CFG_T_ANY, .required = 1,
+     .doc = "the costs to add, each a cost or a pair [coefficient, cost]"},
+    {0}};
+
+static ml_status sum_construct(ml_cfg_args *a, void **out)
+{
+    const ml_cfg_node *n = ml_cfg_args_node(a, "costs");
+    if (n->kind != ML_CFG_SEQ || n->n == 0)
+        return ml_cfg_args_error(a, "costs", ML_EINVAL, "must be a non-empty list of costs");
+    ml_cost *c = ml_calloc(1, sizeof *c);
+    if (!c)
+        return ML_ENOMEM;
+    c->kind = ML_COST_SUM;
+    c->n_terms = (int)n->n;
+    c->terms = ml_calloc(n->n, sizeof *c->terms);
+    c->term_coeffs = ml_calloc(n->n, sizeof *c->term_coeffs);
+    ml_status st = c->terms && c->term_coeffs ? ML_OK : ML_ENOMEM;
+    for (size_t i = 0; st == ML_OK && i < n->n; i++) {
+        const ml_cfg_node *it = n->items[i];
+        c->term_coeffs[i] = 1.0f;
+        if (it->kind == ML_CFG_SEQ) {
+            char *end = NULL;
+            double v = it->n == 2 && it->items[0]->kind == ML_CFG_SCALAR && it->items[0]->text
+                           ? strtod(it->items[0]->text, &end) : NAN;
+            if (!end || *end || !isfinite(v))
+                st = ml_cfg_error_at(&it->pos, ML_EINVAL, "a pair of SumOfCosts must be [coefficient, cost]");
+            c->term_coeffs[i] = (float)v;
+            it = it->n == 2 ? it->items[1] : it;
+        }
+        void *term = NULL;
+        if (st == ML_OK)
+            st = ml_cfg_instantiate(ml_cfg_args_ctx(a), it, "cost", &term);
+        c->terms[i] = term;
+    }
+    if (st != ML_OK) {
+        cost_destroy(c);
+        return st;
+    }
+    *out = c;
+    return ML_OK;
+}
+
+static const ml_component sum_of_costs = {
+    "SumOfCosts", ALIASES("pylearn2.costs.cost.SumOfCosts"), "cost", sum_params, sum_construct, cost_destroy,
+    "a weighted sum of costs"};
+
+/* ---- learning rules, termination, extensions ---- */
+
+static const ml_cfg_param momentum_params[] = {
+    {.name = "init_momentum", .type = ML_CFG_T_FLOAT, .required = 1, .doc = "the momentum coefficient, in [0, 1)"},
+    {.name = "nesterov_momentum", .type = ML_CFG_T_BOOL, .def = "false", .doc = "use Nesterov's accelerated gradient"},
+    {0}};
+
+static ml_status momentum_construct(ml_cfg_args *a, void **out)
+{
+    ml_momentum_rule r;
+    ML_TRY(ml_cfg_args_float(a, "init_momentum", &r.init_momentum));
+    ML_TRY(ml_cfg_args_bool(a, "nesterov_momentum", &r.nesterov));
+    if (!(r.init_momentum >= 0 && r.init_momentum < 1))
+        return ml_cfg_args_error(a, "init_momentum", ML_EINVAL, "must be in [0, 1)");
+    ml_momentum_rule *p = ml_malloc(sizeof *p);
+    if (!p)
+        return ML_ENOMEM;
+    *p = r;
+    *out = p;
+    return ML_OK;
+}
+
+static const ml_component momentum = {
+    "Momentum", ALIASES("pylearn2.training_algorithms.learning_rule.Momentum"), "learning_rule",
+    momentum_params, momentum_construct, ml_free, "v = momentum v - learning_rate gradient; param += v"};
+
+static const ml_cfg_param epoch_counter_params[] = {
+    {.name = "max_epochs", .type = ML_CFG_T_INT, .required = 1, .doc = "epochs to train"},
+    {0}};
+
+static ml_status epoch_counter_construct(ml_cfg_args *a, void **out)
+{
+    int64_t n;
+    ML_TRY(ml_cfg_args_int64(a, "max_epochs", &n));
+    if (n < 0)
+        return ml_cfg_args_error(a, "max_epochs", ML_EINVAL, "must not be negative");
+    ml_termination *t = ml_calloc(1, sizeof *t);
+    if (!t)
+        return ML_ENOMEM;
+    t->kind = ML_TERM_EPOCH_COUNTER;
+    t->max_epochs = n;
+    *out = t;
+    return ML_OK;
+}
+
+static void termination_destroy(void *p)
+{
+    ml_termination *t = p;
+    ml_free(t->channel_name);
+    ml_free(t);
+}
+
+static const ml_cfg_param monitor_based_params[] = {
+    {.name = "channel_name", .type = ML_CFG_T_STRING, .required = 1, .doc = "the channel to watch, e.g. valid_y_misclass"},
+    {.name = "prop_decrease", .type = ML_CFG_T_FLOAT, .def = "0.01", .doc = "fraction of the best value an improvement must beat it by"},
+    {.name = "N", .type = ML_CFG_T_INT, .def = "5", .doc = "epochs without such an improvement before stopping"},
+    {0}};
+
+static ml_status monitor_based_construct(ml_cfg_args *a, void **out)
+{
+    ml_termination *t = ml_calloc(1, sizeof *t);
+    if (!t)
+        return ML_ENOMEM;
+    t->kind = ML_TERM_MONITOR_BASED;
+    ml_status st = args_strdup(a, "channel_name", &t->channel_name);
+    if (st == ML_OK)
+        st = ml_cfg_args_double(a, "prop_decrease", &t->prop_decrease);
+    if (st == ML_OK)
+        st = ml_cfg_args_int64(a, "N", &t->N);
+    if (st == ML_OK && t->N < 1)
+        st = ml_cfg_args_error(a, "N", ML_EINVAL, "must be at least 1");
+    if (st != ML_OK) {
+        termination_destroy(t);
+        return st;
+    }
+    *out = t;
+    return ML_OK;
+}
+
+static const ml_component epoch_counter = {
+    "EpochCounter", ALIASES("pylearn2.termination_criteria.EpochCounter"), "termination", epoch_counter_params,
+    epoch_counter_construct, termination_destroy, "stop after max_epochs epochs"};
+static const ml_component monitor_based = {
+    "MonitorBased", ALIASES("pylearn2.termination_criteria.MonitorBased"), "termination", monitor_based_params,
+    monitor_based_construct, termination_destroy,
+    "stop when channel_name has not improved on its best value by prop_decrease of it for N epochs"};
+
+static const ml_cfg_param save_best_params[] = {
+    {.name = "channel_name", .type = ML_CFG_T_STRING, .required = 1, .doc = "the channel whose lowest value is kept"},
+    {.name = "save_path", .type = ML_CFG_T_STRING, .required = 1, .doc = "model file of the best epoch so far"},
+    {0}};
+
+static void extension_destroy(void *p)
+{
+    ml_extension *e = p;
+    ml_free(e->channel_name);
+    ml_free(e->save_path);
+    ml_free(e);
+}
+
+static ml_status save_best_construct(ml_cfg_args *a, void **out)
+{
+    ml_extension *e = ml_calloc(1, sizeof *e);
+    if (!e)
+        return ML_ENOMEM;
+    e->kind = ML_EXT_SAVE_BEST;
+    ml_status st = args_strdup(a, "channel_name", &e->channel_name);
+    if (st == ML_OK)
+        st = args_strdup(a, "save_path", &e->save_path);
+    if (st != ML_OK) {
+        extension_destroy(e);
+        return st;
+    }
+    *out = e;
+    return ML_OK;
+}
+
+static const ml_component save_best = {
+    "MonitorBasedSaveBest", ALIASES("pylearn2.train_extensions.best_params.MonitorBasedSaveBest"), "extension",
+    save_best_params, save_best_construct, extension_destroy,
+    "save the model to save_path whenever channel_name reaches a new lowest value"};
+
+/* ---- the algorithm ---- */
+
+static const ml_cfg_param sgd_params[] = {
+    {.name = "learning_rate", .type = ML_CFG_T_FLOAT, .required = 1, .doc = "the step size"},
+    {.name = "batch_size", .type = ML_CFG_T_INT, .required = 1, .doc = "examples per update"},
+    {.name = "monitoring_dataset", .type = ML_CFG_T_ANY,
+     .doc = "a mapping from channel prefixes to datasets (or one dataset, channels without prefix)"},
+    {.name = "monitoring_batch_size", .type = ML_CFG_T_INT, .doc = "examples per batch of the monitor (default: batch_size)"},
+    {.name = "cost", .type = ML_CFG_T_OBJECT, .category = "cost", .doc = "the objective (default: the model's own)"},
+    {.name = "termination_criterion", .type = ML_CFG_T_OBJECT, .category = "termination", .doc = "when to stop (default: never)"},
+    {.name = "learning_rule", .type = ML_CFG_T_OBJECT, .category = "learning_rule", .doc = "how gradients become updates (default: plain steps)"},
+    {.name = "train_iteration_mode", .type = ML_CFG_T_STRING, .def = "shuffled_sequential",
+     .doc = "order of the training examples: shuffled_sequential (new each epoch) or sequential"},
+    {.name = "seed", .type = ML_CFG_T_ANY, .def = "[2012, 10, 5]", .doc = "seed of the shuffles and dropout masks"},
+    {0}};
+
+static void sgd_destroy(void *p)
+{
+    ml_sgd *s = p;
+    for (int i = 0; i < s->n_monitor; i++)
+        ml_free(s->monitor[i].name);
+    ml_free(s->monitor);
+    ml_free(s);
+}
+
+static ml_status add_monitoring(ml_sgd *s, const char *name, void *dataset)
+{
+    ml_monitoring_dataset *m = ml_realloc(s->monitor, (size_t)(s->n_monitor + 1) * sizeof *m);
+    if (!m)
+        return ML_ENOMEM;
+    s->monitor = m;
+    m[s->n_monitor].data = dataset;
+    if (!(m[s->n_monitor].name = ml_strdup(name)))
+        return ML_ENOMEM;
+    s->n_monitor++;
+    return ML_OK;
+}
+
+static ml_status sgd_construct(ml_cfg_args *a, void **out)
+{
+    ml_sgd *s = ml_malloc(sizeof *s);
+    if (!s)
+        return ML_ENOMEM;
+    ml_sgd_init(s);
+    const char *mode;
+    void *obj;
+    int64_t v;
+    ml_status st = ml_cfg_args_float(a, "learning_rate", &s->learning_rate);
+    if (st == ML_OK && !(s->learning_rate > 0))
+        st = ml_cfg_args_error(a, "learning_rate", ML_EINVAL, "must be positive");
+    if (st == ML_OK && (st = ml_cfg_args_int64(a, "batch_size", &s->batch_size)) == ML_OK && s->batch_size < 1)
+        st = ml_cfg_args_error(a, "batch_size", ML_EINVAL, "must be at least 1");
+    if (st == ML_OK && ml_cfg_args_has(a, "monitoring_batch_size") &&
+        (st = ml_cfg_args_int64(a, "monitoring_batch_size", &v)) == ML_OK) {
+        if (v < 1)
+            st = ml_cfg_args_error(a, "monitoring_batch_size", ML_EINVAL, "must be at least 1");
+        s->monitoring_batch_size = v;
+    }
+    if (st == ML_OK && ml_cfg_args_has(a, "cost") && (st = ml_cfg_args_object(a, "cost", NULL, &obj)) == ML_OK)
+        s->cost = obj;
+    if (st == ML_OK && ml_cfg_args_has(a, "termination_criterion") &&
+        (st = ml_cfg_args_object(a, "termination_criterion", NULL, &obj)) == ML_OK)
+        s->termination = obj;
+    if (st == ML_OK && ml_cfg_args_has(a, "learning_rule") &&
+        (st = ml_cfg_args_object(a, "learning_rule", NULL, &obj)) == ML_OK) {
+        ml_momentum_rule *r = obj;
+        s->has_momentum = 1;
+        s->init_momentum = r->init_momentum;
+        s->nesterov = r->nesterov;
+    }
+    if (st == ML_OK && (st = ml_cfg_args_string(a, "train_iteration_mode", &mode)) == ML_OK) {
+        if (strcmp(mode, "shuffled_sequential") == 0)
+            s->iteration = ML_ITER_SHUFFLED_SEQUENTIAL;
+        else if (strcmp(mode, "sequential") == 0)
+            s->iteration = ML_ITER_SEQUENTIAL;
+        else
+            st = ml_cfg_args_error(a, "train_iteration_mode", ML_EINVAL,
+                                   "must be 'shuffled_sequential' or 'sequential', not '%s'", mode);
+    }
+    if (st == ML_OK)
+        st = read_seed(a, "seed", &s->seed);
+    const ml_cfg_node *mon = ml_cfg_args_node(a, "monitoring_dataset");
+    if (st == ML_OK && mon) {
+        ml_cfg_ctx *ctx = ml_cfg_args_ctx(a);
+        if (mon->kind == ML_CFG_MAP && mon->tag) {
+            if ((st = ml_cfg_instantiate(ctx, mon, "dataset", &obj)) == ML_OK)
+                st = add_monitoring(s, "", obj);
+        } else if (mon->kind == ML_CFG_MAP) {
+            for (size_t i = 0; st == ML_OK && i < mon->n; i++)
+                if ((st = ml_cfg_instantiate(ctx, mon->items[i], "dataset", &obj)) == ML_OK)
+                    st = add_monitoring(s, mon->keys[i], obj);
+        } else {
+            st = ml_cfg_args_error(a, "monitoring_dataset", ML_EINVAL, "must be a dataset or a mapping of names to datasets");
+        }
+    }
+    if (st != ML_OK) {
+        sgd_destroy(s);
+        return st;
+    }
+    *out = s;
+    return ML_OK;
+}
+
+static const ml_component sgd = {
+    "SGD", ALIASES("pylearn2.training_algorithms.sgd.SGD"), "algorithm", sgd_params, sgd_construct, sgd_destroy,
+    "stochastic gradient descent on mini-batches, monitoring after each epoch"};
+
+/* ---- Train ---- */
+
+static const ml_cfg_param train_params[] = {
+    {.name = "dataset", .type = ML_CFG_T_OBJECT, .category = "dataset", .required = 1, .doc = "the training data"},
+    {.name = "model", .type = ML_CFG_T_OBJECT, .category = "model", .required = 1, .doc = "the model to train"},
+    {.name = "algorithm", .type = ML_CFG_T_OBJECT, .category = "algorithm", .required = 1, .doc = "the training algorithm"},
+    {.name = "save_path", .type = ML_CFG_T_STRING, .doc = "model file written during and after training"},
+    {.name = "save_freq", .type = ML_CFG_T_INT, .def = "0", .doc = "epochs between saves (0: only at the end)"},
+    {.name = "extensions", .type = ML_CFG_T_LIST, .elem = ML_CFG_T_OBJECT, .category = "extension",
+     .doc = "called after each monitor record"},
+    {.name = "allow_overwrite", .type = ML_CFG_T_BOOL, .def = "true", .doc = "whether save_path may replace an existing file"},
+    {0}};
+
+static void train_destroy(void *p)
+{
+    ml_experiment_train *t = p;
+    ml_free(t->train.save_path);
+    ml_free(t->train.extensions);
+    ml_free(t);
+}
+
+static ml_status train_construct(ml_cfg_args *a, void **out)
+{
+    ml_experiment_train *t = ml_calloc(1, sizeof *t);
+    if (!t)
+        return ML_ENOMEM;
+    void *obj;
+    ml_status st = ml_cfg_args_object(a, "dataset", NULL, &obj);
+    t->train.dataset = obj;
+    if (st == ML_OK && (st = ml_cfg_args_object(a, "model", NULL, &obj)) == ML_OK) {
+        t->mlp = obj;
+        t->train.model = t->mlp->model;
+    }
+    if (st == ML_OK && (st = ml_cfg_args_object(a, "algorithm", NULL, &obj)) == ML_OK)
+        t->train.algorithm = obj;
+    if (st == ML_OK && ml_cfg_args_has(a, "save_path"))
+        st = args_strdup(a, "save_path", &t->train.save_path);
+    if (st == ML_OK && (st = ml_cfg_args_int64(a, "save_freq", &t->train.save_freq)) == ML_OK && t->train.save_freq < 0)
+        st = ml_cfg_args_error(a, "save_freq", ML_EINVAL, "must not be negative");
+    if (st == ML_OK)
+        st = ml_cfg_args_bool(a, "allow_overwrite", &t->train.allow_overwrite);
+    int n = ml_cfg_args_count(a, "extensions");
+    if (st == ML_OK && n > 0 && !(t->train.extensions = ml_calloc((size_t)n, sizeof *t->train.extensions)))
+        st = ML_ENOMEM;
+    for (int i = 0; st == ML_OK && i < n; i++)
+        if ((st = ml_cfg_args_item_object(a, "extensions", i, &obj)) == ML_OK)
+            t->train.extensions[t->train.n_extensions++] = obj;
+    if (st != ML_OK) {
+        train_destroy(t);
+        return st;
+    }
+    *out = t;
+    return ML_OK;
+}
+
+static const ml_component train = {
+    "Train", ALIASES("pylearn2.train.Train"), "train", train_params, train_construct, train_destroy,
+    "an experiment: train model on dataset with algorithm, saving to save_path"};
+
+ml_status ml_components_register(void)
+{
+    static int registered;
+    if (registered)
+        return ML_OK;
+    const ml_component *all[] = {
+        &train, &hdf5_dataset, &mlp, &conv2d_space, &vector_space, &linear, &sigmoid, &tanh_layer, &relu,
+        &softmax, &conv_relu, &sgd, &momentum, &default_cost, &dropout_cost, &weight_decay, &l1_decay,
+        &sum_of_costs, &epoch_counter, &monitor_based, &save_best,
+    };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        ML_TRY(ml_cfg_register(all[i]));
+    registered = 1;
+    return ML_OK;
+}
