@@ -94,6 +94,19 @@ bench: all $(BENCHES)
 	@for b in $(BENCHES); do ./$$b || exit 1; done
 	@if [ -x bench/run-peers ]; then bench/run-peers; fi
 
+# The README's first command: the Fashion-MNIST pipeline for softmax regression
+# and the MLP (examples/fashion-mnist/Makefile), then where its results are.
+DEMO_DIR := examples/fashion-mnist
+demo: all
+	$(MAKE) -C $(DEMO_DIR) MODELS="softmax_regression mlp"
+	@echo
+	@for m in softmax_regression mlp; do \
+	    printf '%-20s test accuracy %s\n' $$m "$$(awk '$$1 == "accuracy" {print $$2}' $(DEMO_DIR)/out/$$m.eval)"; \
+	done
+	@echo "reports:  $(DEMO_DIR)/out/*.eval"
+	@echo "curves:   $(DEMO_DIR)/out/*-curves.png"
+	@echo "weights:  $(DEMO_DIR)/out/*-weights.png"
+
 lint-man:
 	@for m in man/man*/*.[1-9]; do mandoc -T lint -W warning $$m || exit 1; done
 
