@@ -33,6 +33,6 @@
 #include "data/idx.h"
 #include "data/preprocess.h"
 
-#define ML_VERSION "0.1.0"
+#include "core/version.h"
 
 #endif

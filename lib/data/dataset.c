@@ -6,7 +6,7 @@
 
 #include "core/alloc.h"
 
-#define ML_VERSION_STRING "0.1.0"
+#include "core/version.h"
 
 /* ---- building and freeing ---------------------------------------------- */
 
@@ -676,7 +676,7 @@ ml_status ml_dataset_write(ml_h5_file *f, const ml_dataset *ds, const ml_dataset
     }
     ML_TRY(ml_h5_attr_write_str(f, "/", "ml_format", ML_DATASET_FORMAT));
     ML_TRY(ml_h5_attr_write_i64(f, "/", "ml_format_version", ML_DATASET_FORMAT_VERSION));
-    ML_TRY(ml_h5_attr_write_str(f, "/", "ml_version", ML_VERSION_STRING));
+    ML_TRY(ml_h5_attr_write_str(f, "/", "ml_version", ML_VERSION));
     ML_TRY(ml_h5_attr_write_i64(f, "/", "n_examples", ml_dataset_n_examples(ds)));
     ML_TRY(ml_h5_attr_write_i64(f, "/", "n_classes", ds->n_classes));
     ML_TRY(ml_h5_attr_write_str(f, "/", "provenance", ds->provenance ? ds->provenance : ""));

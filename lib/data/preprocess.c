@@ -7,7 +7,7 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 
-#define ML_VERSION_STRING "0.1.0" /* keep in step with ML_VERSION in ml.h */
+#include "core/version.h"
 
 /* ---- split and shuffle ------------------------------------------------- */
 
@@ -208,7 +208,7 @@ ml_status ml_transform_write(ml_h5_file *f, const ml_transform *t)
 {
     ML_TRY(ml_h5_attr_write_str(f, "/", "ml_format", ML_TRANSFORM_FORMAT));
     ML_TRY(ml_h5_attr_write_i64(f, "/", "ml_format_version", ML_TRANSFORM_FORMAT_VERSION));
-    ML_TRY(ml_h5_attr_write_str(f, "/", "ml_version", ML_VERSION_STRING));
+    ML_TRY(ml_h5_attr_write_str(f, "/", "ml_version", ML_VERSION));
     ML_TRY(ml_h5_attr_write_str(f, "/", "transform", t->kind));
     ML_TRY(ml_h5_attr_write_f64(f, "/", "std_eps", t->std_eps));
     ML_TRY(ml_h5_attr_write_i64(f, "/", "n_examples", t->n_examples));

@@ -8,6 +8,7 @@
 #include "backend/backend.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "train/train.h"
 
 #define ML_MODEL_FORMAT "ml-model"
@@ -60,7 +61,7 @@ ml_status ml_model_save(const char *path, const ml_model *m, const ml_model_meta
     if (st == ML_OK)
         st = ml_h5_attr_write_i64(f, "/", "ml_format_version", ML_MODEL_FORMAT_VERSION);
     if (st == ML_OK)
-        st = ml_h5_attr_write_str(f, "/", "ml_version", "0.1.0");
+        st = ml_h5_attr_write_str(f, "/", "ml_version", ML_VERSION);
     const char **names = ml_malloc((size_t)(m->n_layers + 1) * sizeof *names);
     if (!names)
         st = ML_ENOMEM;

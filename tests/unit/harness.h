@@ -12,15 +12,16 @@ static int harness_failures;
 
 #define CHECK(cond, ...)                                                             \
     do {                                                                             \
+        int harness_ok_ = (cond) ? 1 : 0; /* evaluated once */                       \
         harness_checks++;                                                            \
-        if (cond) {                                                                  \
+        if (harness_ok_) {                                                           \
             printf("ok %d - ", harness_checks);                                      \
         } else {                                                                     \
             harness_failures++;                                                      \
             printf("not ok %d - ", harness_checks);                                  \
         }                                                                            \
         printf(__VA_ARGS__);                                                         \
-        printf("%s\n", (cond) ? "" : "  (" __FILE__ ":" HARNESS_STR(__LINE__) ")");  \
+        printf("%s\n", harness_ok_ ? "" : "  (" __FILE__ ":" HARNESS_STR(__LINE__) ")"); \
     } while (0)
 #define HARNESS_STR2(x) #x
 #define HARNESS_STR(x) HARNESS_STR2(x)
