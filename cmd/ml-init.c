@@ -34,7 +34,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     const char **overrides = calloc((size_t)argc + 2, sizeof *overrides);
-    char seed_override[64];
+    char *command = ml_command_line(argc, argv); /* before getopt reorders argv */
     const char *output = NULL, *device_name = NULL;
     int n_overrides = 0, quiet = 0, verbose = 0, status, c;
     int64_t seed = -1;
@@ -66,21 +66,11 @@ int main(int argc, char **argv)
         (status = cli_check_writable(path)))
         return status;
     ml_experiment *e = NULL;
-    if (seed >= 0) {
-        /* The seed belongs to the model: under model: in a Train, at the top otherwise. */
-        ml_cfg_node *root = NULL;
-        int is_train = ml_cfg_parse_file(argv[optind], &root) == ML_OK && root && root->tag &&
-                       ml_components_register() == ML_OK && ml_cfg_find(root->tag) &&
-                       ml_cfg_component_is(ml_cfg_find(root->tag), "train");
-        ml_cfg_node_free(root);
-        snprintf(seed_override, sizeof seed_override, "%sseed=%lld", is_train ? "model." : "", (long long)seed);
-        overrides[n_overrides++] = seed_override;
-    }
-    if (ml_experiment_load(argv[optind], n_overrides, overrides, &e) != ML_OK) {
+    if (ml_experiment_load(argv[optind], n_overrides, overrides, seed, &e) != ML_OK) {
         free(overrides);
+        ml_free(command);
         return cli_failed();
     }
-    char *command = ml_command_line(argc, argv);
     ml_model_meta meta = {.model_spec = e->model_spec, .experiment = e->text, .command = command};
     status = ml_model_save(path, e->model, &meta, NULL) == ML_OK ? 0 : cli_failed();
     if (status == 0 && strcmp(path, "-") != 0)

@@ -98,8 +98,8 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
-    const char **overrides = calloc((size_t)argc * 2 + 2, sizeof *overrides);
-    char seed_overrides[2][64];
+    const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
+    char *command = ml_command_line(argc, argv); /* before getopt reorders argv */
     int n_overrides = 0, quiet = 0, verbose = 0, status;
     const char *output = NULL, *model_path = NULL, *device_name = NULL;
     int64_t threads = 0, seed = -1;
@@ -130,23 +130,21 @@ int main(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage_error(optind == argc ? "no experiment file given" : "one experiment file at a time");
+    if (output && strcmp(output, "-") == 0)
+        return cli_usage_error("standard output carries the monitor stream: give -o a file name");
     cli_init("ml-train", verbose);
     ml_device device;
     if ((status = cli_choose_device(device_name, &device)))
         return status;
-    if (seed >= 0) {
-        snprintf(seed_overrides[0], sizeof seed_overrides[0], "model.seed=%lld", (long long)seed);
-        snprintf(seed_overrides[1], sizeof seed_overrides[1], "algorithm.seed=%lld", (long long)seed);
-        overrides[n_overrides++] = seed_overrides[0];
-        overrides[n_overrides++] = seed_overrides[1];
-    }
     ml_set_threads((int)threads);
     ml_experiment *e = NULL;
-    if (ml_experiment_load(argv[optind], n_overrides, overrides, &e) != ML_OK)
-        return cli_failed();
+    if (ml_experiment_load(argv[optind], n_overrides, overrides, seed, &e) != ML_OK) {
+        status = cli_failed();
+        goto done;
+    }
     if (!e->train) {
-        ml_experiment_free(e);
-        return cli_error("%s: not a training experiment (a !obj:Train)", argv[optind]);
+        status = cli_error("%s: not a training experiment (a !obj:Train)", argv[optind]);
+        goto done;
     }
     if (output) {
         ml_free(e->train->save_path);
@@ -161,7 +159,6 @@ int main(int argc, char **argv)
         goto done;
     if (model_path && (status = start_from(e->model, model_path)) != 0)
         goto done;
-    char *command = ml_command_line(argc, argv);
     progress p = {.quiet = quiet};
     ml_train_opts opts = {.device = device,
                           .meta = {.model_spec = e->model_spec, .experiment = e->text, .command = command},
@@ -172,7 +169,6 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     ml_monitor *mon = NULL;
     ml_status st = ml_train_run(e->train, &opts, &mon);
-    ml_free(command);
     ml_monitor_free(mon);
     if (st == ML_EINTR) {
         if (!quiet)
@@ -186,6 +182,7 @@ int main(int argc, char **argv)
     }
 done:
     ml_experiment_free(e);
+    ml_free(command);
     free(overrides);
     return status;
 }

@@ -180,24 +180,33 @@ file_digest() {
 # (default 8 x 8, so 64 features) of K classes (default 3), example i of
 # class i % K.  Class c is a bright vertical band (pixels 200..255) in the
 # c-th of K strips of columns, the rest dark (0..59): separable in one epoch.
-# The noise is a fixed LCG, so a file is the same on every run.
+# The noise is a fixed Park-Miller sequence, so a file is the same on every
+# run.  (awk, not Python: it starts in milliseconds.)
 make_blobs_dataset() {
     local d
     d=$(mktemp -d "$BATS_TEST_TMPDIR/blobs.XXXXXX")
-    python3 - "$d/images.idx" "$d/labels.idx" "$2" "${3:-3}" "${4:-8}" <<'PY'
-import struct, sys
-images, labels, n, k, side = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-state = 12345
-pixels = bytearray()
-for i in range(n):
-    for p in range(side * side):
-        state = (state * 1103515245 + 12345) % 2**31
-        noise = state >> 16
-        bright = (p % side) * k // side == i % k
-        pixels.append(200 + noise % 56 if bright else noise % 60)
-open(images, "wb").write(struct.pack(">IIII", 0x803, n, side, side) + bytes(pixels))
-open(labels, "wb").write(struct.pack(">II", 0x801, n) + bytes(i % k for i in range(n)))
-PY
+    LC_ALL=C awk -v n="$2" -v k="${3:-3}" -v side="${4:-8}" \
+        -v images="$d/images.idx" -v labels="$d/labels.idx" '
+        function be32(x, f) {
+            printf "%c%c%c%c", int(x / 16777216) % 256, int(x / 65536) % 256,
+                int(x / 256) % 256, x % 256 > f
+        }
+        BEGIN {
+            be32(2051, images); be32(n, images); be32(side, images); be32(side, images)
+            be32(2049, labels); be32(n, labels)
+            state = 12345
+            for (i = 0; i < n; i++) {
+                printf "%c", i % k > labels
+                for (p = 0; p < side * side; p++) {
+                    state = (state * 16807) % 2147483647
+                    noise = int(state / 65536)
+                    if (int((p % side) * k / side) == i % k)
+                        printf "%c", 200 + noise % 56 > images
+                    else
+                        printf "%c", noise % 60 > images
+                }
+            }
+        }'
     ml-preprocess import idx "$d/images.idx" "$d/labels.idx" -o "$1"
     rm -rf "$d"
 }

@@ -38,8 +38,20 @@ static ml_status setup_model(mlp_object *mlp, const ml_dataset *d, const ml_cfg_
     return ML_OK;
 }
 
+/* --seed: the seed of the model's weights and of the algorithm's shuffles and masks. */
+static ml_status apply_seed(ml_cfg_node *root, int is_train, int64_t seed)
+{
+    char assignment[64];
+    snprintf(assignment, sizeof assignment, "%sseed=%lld", is_train ? "model." : "", (long long)seed);
+    ML_TRY(ml_cfg_override(root, assignment));
+    if (!is_train)
+        return ML_OK;
+    snprintf(assignment, sizeof assignment, "algorithm.seed=%lld", (long long)seed);
+    return ml_cfg_override(root, assignment);
+}
+
 ml_status ml_experiment_load(const char *path, int n_overrides, const char *const *overrides,
-                             ml_experiment **out)
+                             int64_t seed, ml_experiment **out)
 {
     *out = NULL;
     ML_TRY(ml_components_register());
@@ -53,9 +65,11 @@ ml_status ml_experiment_load(const char *path, int n_overrides, const char *cons
         st = ml_cfg_override(e->root, overrides[i]);
     if (st == ML_OK && (e->root->kind != ML_CFG_MAP || !e->root->tag))
         st = ml_cfg_error_at(&e->root->pos, ML_EINVAL, "an experiment is a !obj:Train or a model component");
+    const ml_component *c = st == ML_OK ? ml_cfg_find(e->root->tag) : NULL;
+    if (st == ML_OK && seed >= 0 && c)
+        st = apply_seed(e->root, ml_cfg_component_is(c, "train"), seed);
     if (st == ML_OK)
         st = ml_cfg_ctx_new(&e->ctx);
-    const ml_component *c = st == ML_OK ? ml_cfg_find(e->root->tag) : NULL;
     const ml_cfg_node *model_node = e->root;
     void *obj = NULL;
     if (st == ML_OK)

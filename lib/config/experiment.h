@@ -16,11 +16,13 @@ typedef struct {
 } ml_experiment;
 
 /* Reads an experiment file ("-": standard input): a Train, or a model alone.
- * overrides are `-s` assignments ("algorithm.learning_rate=0.05"). Builds
- * everything (datasets are loaded), then sets the model up for the training
- * data's rows unless the model fixes its input.  Errors are positioned. */
+ * overrides are `-s` assignments ("algorithm.learning_rate=0.05"); seed, when
+ * not negative, replaces the model's seed and the algorithm's (a --seed
+ * option).  Builds everything (datasets are loaded), then sets the model up
+ * for the training data's rows unless the model fixes its input.  Errors are
+ * positioned. */
 ml_status ml_experiment_load(const char *path, int n_overrides, const char *const *overrides,
-                             ml_experiment **out);
+                             int64_t seed, ml_experiment **out);
 void ml_experiment_free(ml_experiment *e);
 
 /* Reads a model file: its spec rebuilt, its parameters loaded. *spec (may be

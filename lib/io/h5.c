@@ -44,6 +44,7 @@ struct ml_h5_file {
     int tmp_fd;
     /* MODE_WRITE_FD */
     int out_fd;
+    int owns_out_fd; /* opened here (a FIFO or device named as the output): closed at close */
     /* MODE_READ from memory: the image HDF5 reads in place */
     void *image;
     size_t image_size;
@@ -308,6 +309,8 @@ void ml_h5_close(ml_h5_file *f)
         close(f->tmp_fd);
     if (f->tmp_path)
         unlink(f->tmp_path);
+    if (f->owns_out_fd)
+        close(f->out_fd);
     if (f->gcpl >= 0)
         H5Pclose(f->gcpl);
     if (f->dxpl >= 0)
@@ -588,8 +591,21 @@ ml_status ml_h5_create(const char *path, ml_h5_file **out)
     struct stat st;
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
-    if (!*base || (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+    int exists = stat(path, &st) == 0;
+    if (!*base || (exists && S_ISDIR(st.st_mode)))
         return fail(ML_EIO, path, NULL, NULL, 0, "cannot create: %s", strerror(EISDIR));
+    if (exists && !S_ISREG(st.st_mode)) {
+        /* A FIFO or a device (/dev/stdout) is written into, never replaced by a rename. */
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return fail(ML_EIO, path, NULL, NULL, 0, "cannot open: %s", strerror(errno));
+        ml_status s = ml_h5_create_fd(fd, path, out);
+        if (s != ML_OK)
+            close(fd);
+        else
+            (*out)->owns_out_fd = 1;
+        return s;
+    }
     int dir_len = slash ? (int)(slash - path + 1) : 0;
 
     ml_h5_file *f = file_new(path, MODE_WRITE_PATH);

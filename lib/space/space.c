@@ -22,7 +22,7 @@ char *ml_space_describe(const ml_space *s, char *buf, size_t size)
     if (s->kind == ML_SPACE_VECTOR)
         snprintf(buf, size, "VectorSpace(%lld)", (long long)s->dim);
     else
-        snprintf(buf, size, "Conv2DSpace(%lld channels, %lldx%lld)", (long long)s->channels,
-                 (long long)s->rows, (long long)s->cols);
+        snprintf(buf, size, "Conv2DSpace(shape=[%lld, %lld], num_channels=%lld)", (long long)s->rows,
+                 (long long)s->cols, (long long)s->channels);
     return buf;
 }

@@ -19,7 +19,7 @@ ml_space ml_vector_space(int64_t dim);
 ml_space ml_conv2d_space(int64_t channels, int64_t rows, int64_t cols);
 /* Elements of one example. */
 int64_t ml_space_size(const ml_space *s);
-/* "VectorSpace(784)" or "Conv2DSpace(1, 28, 28)". */
+/* "VectorSpace(784)" or "Conv2DSpace(shape=[28, 28], num_channels=1)", as in experiment files. */
 char *ml_space_describe(const ml_space *s, char *buf, size_t size);
 
 #endif
