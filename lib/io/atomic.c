@@ -14,6 +14,7 @@ struct ml_atomic_file {
     char *final_path; /* NULL for standard output */
     char *tmp_path;
     const char *name;
+    int direct; /* writing straight into a FIFO or device: closed, never renamed */
 };
 
 static atomic_uint tmp_sequence;
@@ -37,9 +38,23 @@ ml_status ml_atomic_open(const char *path, ml_atomic_file **handle, FILE **strea
     struct stat st;
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
-    if (!*base || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+    int exists = stat(path, &st) == 0;
+    if (!*base || (exists && S_ISDIR(st.st_mode))) {
         ml_free(a);
         return ml_error(ML_EIO, "%s: cannot create: %s", path, strerror(EISDIR));
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
+        /* A FIFO or a device is written into, never replaced by a rename. */
+        a->stream = fopen(path, "w");
+        if (!a->stream) {
+            ml_free(a);
+            return ml_error(ML_EIO, "%s: cannot open: %s", path, strerror(errno));
+        }
+        a->name = path;
+        a->direct = 1;
+        *handle = a;
+        *stream = a->stream;
+        return ML_OK;
     }
     int dir_len = slash ? (int)(slash - path + 1) : 0;
     size_t tmp_size = strlen(path) + 64;
@@ -97,6 +112,8 @@ void ml_atomic_abort(ml_atomic_file *a)
         if (a->stream)
             fclose(a->stream);
         unlink(a->tmp_path);
+    } else if (a->stream && a->direct) {
+        fclose(a->stream);
     } else if (a->stream) {
         fflush(a->stream);
     }
@@ -124,8 +141,10 @@ ml_status ml_atomic_commit(ml_atomic_file *a)
         return ml_error(ML_EINVAL, "ml_atomic_commit: no file");
     if (!a->final_path) {
         int bad = fflush(a->stream) != 0 || ferror(a->stream);
+        if (a->direct)
+            bad |= fclose(a->stream) != 0;
         int err = errno;
-        ml_status s = bad ? ml_error(ML_EIO, "<stdout>: cannot write: %s", strerror(err)) : ML_OK;
+        ml_status s = bad ? ml_error(ML_EIO, "%s: cannot write: %s", a->name, strerror(err)) : ML_OK;
         release(a);
         return s;
     }

@@ -32,6 +32,8 @@ ml_status ml_plot_nice_ticks(double lo, double hi, int target, int integer, ml_p
     memset(t, 0, sizeof *t);
     if (!isfinite(lo) || !isfinite(hi) || lo > hi)
         return ml_error(ML_EINVAL, "axis range [%g, %g] is not a finite interval", lo, hi);
+    if (!isfinite(hi - lo))
+        return ml_error(ML_EINVAL, "axis range [%g, %g] is too wide", lo, hi);
     if (target < 2 || target > 20)
         return ml_error(ML_EINVAL, "tick count %d out of range 2..20", target);
     double mag = fmax(fabs(lo), fabs(hi));

@@ -33,7 +33,7 @@ typedef enum {
 } ml_plot_markers;
 
 typedef struct {
-    int width, height;   /* pixels; 0 means 800 x 500; each at least 200 x 150 */
+    int width, height;   /* pixels, at least 200 x 150; both 0: 800 x 500 */
     const char *title;   /* NULL or "": none */
     const char *x_label; /* NULL: "epoch" */
     const char *y_label; /* NULL: "value" */
