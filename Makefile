@@ -3,6 +3,8 @@
 #   make            build lib/libml.so, lib/libml.a and the programs
 #   make test       every test (C unit tests, Bats); ends with `tests: N passed, N failed`
 #   make bench      benchmarks against OpenBLAS and PyTorch
+#   make man        regenerate man/man5/ml-experiment.5 from the component tables
+#   make lint-man   check every manual page with mandoc (and groff)
 #   make CUDA=0     build without the CUDA backend even when nvcc is found
 #   make DEBUG=1    -O0 -g with AddressSanitizer and UBSan
 
@@ -37,7 +39,8 @@ ifeq ($(CUDA),1)
 CU_SRC := $(wildcard lib/backend/cuda/*.cu)
 LIB_OBJ += $(CU_SRC:.cu=.o)
 CFLAGS_ALL += -DML_WITH_CUDA -I$(CUDA_HOME)/include
-LDLIBS_ALL += -L$(CUDA_HOME)/lib64 -lcudart -lcublas -Wl,-rpath,$(CUDA_HOME)/lib64
+# -lstdc++: nvcc's host stubs for kernels use C++ static guards and unwinding.
+LDLIBS_ALL += -L$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++ -Wl,-rpath,$(CUDA_HOME)/lib64
 endif
 
 CMD_SRC := $(wildcard cmd/ml-*.c)
@@ -48,7 +51,7 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES := $(BENCH_SRC:.c=)
 HEADERS := $(wildcard lib/*.h lib/*/*.h lib/*/*/*.h)
 
-.PHONY: all lib cmd test unit bats lint-man bench demo install uninstall clean
+.PHONY: all lib cmd test unit bats man lint-man bench demo install uninstall clean
 all: lib cmd
 
 lib: lib/libml.so lib/libml.a
@@ -60,7 +63,14 @@ lib/libml.a: $(LIB_OBJ)
 lib/libml.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(OPT) $(LDLIBS_ALL)
 
-lib/%.o: lib/%.c $(HEADERS)
+# Objects depend on whether CUDA is on (-DML_WITH_CUDA): a stamp per setting,
+# the other's removed, so switching rebuilds everything.
+BUILD_STAMP := lib/.build-cuda$(CUDA)
+$(BUILD_STAMP):
+	rm -f lib/.build-cuda*
+	touch $@
+
+lib/%.o: lib/%.c $(HEADERS) $(BUILD_STAMP)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 lib/backend/cuda/%.o: lib/backend/cuda/%.cu $(HEADERS)
@@ -76,8 +86,24 @@ tests/unit/test_%: tests/unit/test_%.c tests/unit/harness.h lib/libml.a $(HEADER
 bench/bench_%: bench/bench_%.c lib/libml.a $(HEADERS)
 	$(CC) $(CFLAGS_ALL) -o $@ $< lib/libml.a $(LDLIBS_ALL)
 
+# ml-experiment(5) lists every component and parameter from the one table in
+# lib/config/components.c: tools/ml-reference prints it (ml_cfg_print_reference)
+# in place of the line @COMPONENTS@ of the template.  The page is checked in;
+# `make man` regenerates it and tests/man.bats checks that it is up to date.
+tools/ml-reference: tools/ml-reference.c lib/libml.a $(HEADERS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< lib/libml.a $(LDLIBS_ALL)
+
+man/man5/ml-experiment.5: man/man5/ml-experiment.5.in tools/ml-reference
+	./tools/ml-reference > $@.components
+	awk -v ref=$@.components '$$0 == "@COMPONENTS@" { while ((getline line < ref) > 0) print line; next } { print }' \
+	    $< > $@.tmp
+	rm -f $@.components
+	mv $@.tmp $@
+
+man: man/man5/ml-experiment.5
+
 # Every test's TAP output goes to tests/out/; tests/summarize counts it.
-test: all $(UNITS)
+test: all $(UNITS) tools/ml-reference
 	@rm -rf tests/out && mkdir -p tests/out
 	@status=0; for t in $(UNITS); do \
 	    n=$$(basename $$t); \
@@ -107,8 +133,17 @@ demo: all
 	@echo "curves:   $(DEMO_DIR)/out/*-curves.png"
 	@echo "weights:  $(DEMO_DIR)/out/*-weights.png"
 
+# Quiet when the pages are clean: any mandoc message of level WARNING or
+# above (or groff warning, where groff is installed) fails.
 lint-man:
-	@for m in man/man*/*.[1-9]; do mandoc -T lint -W warning $$m || exit 1; done
+	@status=0; for m in man/man*/*.[1-9]; do \
+	    out=$$(mandoc -T lint -W warning $$m 2>&1) || status=1; \
+	    if [ -n "$$out" ]; then echo "$$out"; status=1; fi; \
+	    if command -v groff >/dev/null; then \
+	        out=$$(groff -mandoc -ww -z $$m 2>&1) || status=1; \
+	        if [ -n "$$out" ]; then echo "$$m: $$out"; status=1; fi; \
+	    fi; \
+	done; exit $$status
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ml \
@@ -119,7 +154,7 @@ install: all
 	    install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/ml/$$h; done
 	for d in man1 man5 man7; do if ls man/$$d/* >/dev/null 2>&1; then \
 	    install -d $(DESTDIR)$(PREFIX)/share/man/$$d; \
-	    install -m 644 man/$$d/* $(DESTDIR)$(PREFIX)/share/man/$$d; fi; done
+	    install -m 644 man/$$d/*.[1-9] $(DESTDIR)$(PREFIX)/share/man/$$d; fi; done
 	if ls share/ml/* >/dev/null 2>&1; then install -m 644 share/ml/* $(DESTDIR)$(PREFIX)/share/ml; fi
 	sed -e 's|@PREFIX@|$(PREFIX)|' ml.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ml.pc
 
@@ -131,4 +166,6 @@ uninstall:
 
 clean:
 	rm -f $(LIB_OBJ) lib/backend/cuda/*.o lib/libml.so lib/libml.a $(CMDS) $(UNITS) $(BENCHES)
+	rm -f tools/ml-reference
+	rm -f lib/.build-cuda*
 	rm -rf tests/out

@@ -167,6 +167,9 @@ int main(int argc, char **argv)
                           .stop = &stop_signal};
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    /* A reader of the monitor stream that exits early (| head) must not kill the
+     * run before it saves: the model file holds the records too. */
+    signal(SIGPIPE, SIG_IGN);
     ml_monitor *mon = NULL;
     ml_status st = ml_train_run(e->train, &opts, &mon);
     ml_monitor_free(mon);
