@@ -1,8 +1,10 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,23 @@ int cli_usage_error(const char *fmt, ...)
     fprintf(stderr, "\nTry '%s --help' for more information.\n", program);
     va_end(ap);
     return CLI_USAGE;
+}
+
+int cli_option_error(int c, char *const *argv)
+{
+    const char *name = argv[optind - 1];
+    if (c == ':') {
+        if (strncmp(name, "--", 2) == 0)
+            return cli_usage_error("option '%s' requires an argument", name);
+        if (optopt && optopt < 256)
+            return cli_usage_error("option '-%c' requires an argument", optopt);
+        return cli_usage_error("option '%s' requires an argument", name);
+    }
+    int name_len = (int)(strchr(name, '=') ? strchr(name, '=') - name : (ptrdiff_t)strlen(name));
+    if (strncmp(name, "--", 2) == 0)
+        return optopt ? cli_usage_error("option '%.*s' does not take a value", name_len, name)
+                      : cli_usage_error("unknown option '%.*s'", name_len, name);
+    return cli_usage_error("unknown option '-%c'", optopt);
 }
 
 int cli_failed(void)

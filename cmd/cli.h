@@ -15,6 +15,10 @@ const char *cli_program(void);
 
 /* "PROG: message" and "Try 'PROG --help' ..." on stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The usage error for what getopt_long returned as '?' (an unknown option) or
+ * ':' (an option without its value), with opterr = 0 and ':' leading the
+ * short options; returns CLI_USAGE. */
+int cli_option_error(int c, char *const *argv);
 /* "PROG: <the library's last message>" on stderr; returns CLI_FAILED. */
 int cli_failed(void);
 /* "PROG: message" on stderr; returns CLI_FAILED. */

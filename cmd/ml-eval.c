@@ -138,8 +138,7 @@ int main(int argc, char **argv)
         case 'v': verbose++; break;
         case 'h': fputs(usage_text, stdout); return CLI_OK;
         case 'V': cli_print_version(); return CLI_OK;
-        case ':': return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+        default: return cli_option_error(c, argv);
         }
     }
     if (argc - optind != 2)

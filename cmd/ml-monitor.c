@@ -106,21 +106,8 @@ static int parse_args(int argc, char **argv, options *o)
     opterr = 0;
     int c, index;
     while ((c = getopt_long(argc, argv, ":c:r:fp:qvhV", long_options, &index)) != -1) {
-        const char *name = argv[optind - 1];
-        if (c == '?') {
-            if (optopt)
-                return cli_usage_error("unknown option '-%c'", optopt);
-            const char *eq = strchr(name, '=');
-            return cli_usage_error("unknown option '%.*s'",
-                                   eq ? (int)(eq - name) : (int)strlen(name), name);
-        }
-        if (c == ':') {
-            if (strncmp(name, "--", 2) == 0)
-                return cli_usage_error("option '%s' requires an argument", name);
-            if (optopt && optopt < 256)
-                return cli_usage_error("option '-%c' requires an argument", optopt);
-            return cli_usage_error("option '%s' requires an argument", name);
-        }
+        if (c == '?' || c == ':')
+            return cli_option_error(c, argv);
         int rc = 0;
         switch (c) {
         case 'h':
@@ -172,7 +159,7 @@ static int parse_args(int argc, char **argv, options *o)
             o->verbose++;
             break;
         default:
-            return cli_usage_error("unknown option '%s'", name);
+            return cli_option_error(c, argv);
         }
         if (rc)
             return rc;

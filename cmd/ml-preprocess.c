@@ -214,19 +214,8 @@ static int parse_args(int argc, char **argv, options *o)
     opterr = 0;
     int c, index;
     while ((c = getopt_long(argc, argv, ":o:qvhV", long_options, &index)) != -1) {
-        const char *name = argv[optind - 1];
-        if (c == '?') {
-            if (optopt)
-                return cli_usage_error("unknown option '-%c'", optopt);
-            const char *eq = strchr(name, '=');
-            return cli_usage_error("unknown option '%.*s'",
-                                   eq ? (int)(eq - name) : (int)strlen(name), name);
-        }
-        if (c == ':') {
-            if (optopt && optopt < 256)
-                return cli_usage_error("option '-%c' requires an argument", optopt);
-            return cli_usage_error("option '%s' requires an argument", name);
-        }
+        if (c == '?' || c == ':')
+            return cli_option_error(c, argv);
         if (c >= 0 && c <= OPT_CHUNK_ROWS)
             given[c] = 1;
         int rc = 0;
@@ -304,7 +293,7 @@ static int parse_args(int argc, char **argv, options *o)
             rc = cli_parse_int(optarg, "--chunk-rows", 1, &o->save.chunk_rows);
             break;
         default:
-            return cli_usage_error("unknown option '%s'", name);
+            return cli_option_error(c, argv);
         }
         if (rc)
             return rc;

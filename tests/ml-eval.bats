@@ -293,5 +293,5 @@ Try 'ml-eval --help' for more information." ]
     run -2 --separate-stderr ml-eval -b 0 model.h5 valid.h5
     [ "${stderr_lines[0]}" = "ml-eval: invalid value '0' for '--batch-size' (expected an integer >= 1)" ]
     run -2 --separate-stderr ml-eval model.h5 valid.h5 -p
-    [ "${stderr_lines[0]}" = "ml-eval: option '-p' needs a value" ]
+    [ "${stderr_lines[0]}" = "ml-eval: option '-p' requires an argument" ]
 }

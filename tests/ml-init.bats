@@ -174,7 +174,7 @@ Try 'ml-init --help' for more information." ]
     run -2 --separate-stderr ml-init --seed -1 exp.yaml -o m.h5
     [ "${stderr_lines[0]}" = "ml-init: invalid value '-1' for '--seed' (expected an integer >= 0)" ]
     run -2 --separate-stderr ml-init exp.yaml -o
-    [ "${stderr_lines[0]}" = "ml-init: option '-o' needs a value" ]
+    [ "${stderr_lines[0]}" = "ml-init: option '-o' requires an argument" ]
     [ ! -e m.h5 ]
 }
 

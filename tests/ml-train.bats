@@ -63,7 +63,7 @@ Try 'ml-train --help' for more information." ]
     run -2 --separate-stderr ml-train exp.yaml exp.yaml
     [ "${stderr_lines[0]}" = "ml-train: one experiment file at a time" ]
     run -2 --separate-stderr ml-train exp.yaml --seed
-    [ "${stderr_lines[0]}" = "ml-train: option '--seed' needs a value" ]
+    [ "${stderr_lines[0]}" = "ml-train: option '--seed' requires an argument" ]
     run -2 --separate-stderr ml-train --seed abc exp.yaml
     [ "${stderr_lines[0]}" = "ml-train: invalid value 'abc' for '--seed' (expected an integer >= 0)" ]
     run -2 --separate-stderr ml-train --threads 0 exp.yaml
