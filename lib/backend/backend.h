@@ -28,6 +28,8 @@ int ml_get_threads(void);
 const ml_backend *ml_backend_cpu(void);
 #ifdef ML_WITH_CUDA
 const ml_backend *ml_backend_cuda(void); /* NULL with the error set if no GPU */
+/* cudaMalloc calls the CUDA backend has made (tests check that calls allocate nothing). */
+uint64_t ml_cuda_alloc_count(void);
 #endif
 
 #endif

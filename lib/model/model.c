@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "core/alloc.h"
 #include "io/h5.h"
 
@@ -228,6 +229,9 @@ ml_status ml_model_setup(ml_model *m, const ml_space *data_space, ml_rng *rng)
 
 ml_status ml_model_to_device(ml_model *m, ml_device device)
 {
+    /* Starting the device's backend registers its memory (and says why it cannot). */
+    if (!ml_backend_get(device))
+        return ML_EDEVICE;
     for (int i = 0; i < m->n_layers; i++) {
         ml_layer *l = m->layers[i];
         ml_tensor *parts[2] = {l->W, l->b};

@@ -1,0 +1,311 @@
+/* The CUDA backend: start-up (device, stream, cuBLAS handle, device memory),
+ * its kernel table, matrix products through cuBLAS.
+ *
+ * Matrix products use the row-major trick: a row-major C[M, N] = op(A) op(B) is
+ * the column-major C^T[N, M] = op(B)^T op(A)^T, so cublasSgemm is called with
+ * the operands swapped and the stored matrices as they are (no copies).  The
+ * handle keeps cuBLAS's default math mode: plain FP32 (no TF32), so products
+ * agree with OpenBLAS's to float rounding. */
+#include "backend/cuda/cuda_impl.h"
+
+static cudaStream_t g_stream;
+static cublasHandle_t g_cublas;
+static void *g_cublas_workspace;
+static double *g_partials;
+static int g_state;           /* 0: not started, 1: ready, -1: failed (g_failure says why) */
+static char g_failure[320];
+static uint64_t g_alloc_count; /* cudaMalloc calls, for tests */
+static ml_backend g_backend;
+
+/* cuBLAS's own scratch, given once so a matrix product never allocates
+ * (32 MiB: what cuBLAS recommends for Hopper). */
+#define CUBLAS_WORKSPACE_BYTES ((size_t)32 << 20)
+
+cudaStream_t ml_cuda_stream(void)
+{
+    return g_stream;
+}
+
+cublasHandle_t ml_cuda_cublas(void)
+{
+    return g_cublas;
+}
+
+double *ml_cuda_partials(const ml_kernel_args *a)
+{
+    if (a->workspace && a->workspace_bytes >= ML_CUDA_PARTIALS * sizeof(double))
+        return (double *)a->workspace;
+    return g_partials;
+}
+
+extern "C" uint64_t ml_cuda_alloc_count(void)
+{
+    return g_alloc_count;
+}
+
+ml_status ml_cuda_shape_error(const ml_kernel_args *a, const char *why)
+{
+    char o[96], i0[96], i1[96];
+    ml_shape_format(a->out.ndim, a->out.shape, o, sizeof o);
+    if (a->n_in > 0)
+        ml_shape_format(a->in[0].ndim, a->in[0].shape, i0, sizeof i0);
+    else
+        strcpy(i0, "-");
+    if (a->n_in > 1)
+        ml_shape_format(a->in[1].ndim, a->in[1].shape, i1, sizeof i1);
+    else
+        strcpy(i1, "-");
+    return ml_error(ML_ESHAPE, "cuda %s: %s (out %s, in %s, %s)", ml_op_name(a->op), why, o, i0, i1);
+}
+
+/* ---- Device memory ---- */
+
+static void *cuda_alloc(size_t bytes)
+{
+    void *p = NULL;
+    g_alloc_count++;
+    cudaError_t e = cudaMalloc(&p, bytes);
+    if (e == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        ml_error(ML_ENOMEM, "out of GPU memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        ml_error(ML_EDEVICE, "%s:%d: cudaMalloc(%zu bytes): %s", __FILE__, __LINE__, bytes,
+                 cudaGetErrorString(e));
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_free(void *p)
+{
+    if (p)
+        (void)cudaFree(p); /* nothing to report to: a fault shows at the next call */
+}
+
+/* Waits for the copy, so the host buffer may be reused or read at once. */
+static ml_status cuda_copy_host(void *device_ptr, void *host_ptr, size_t bytes, int to_device)
+{
+    if (bytes == 0)
+        return ML_OK;
+    if (to_device)
+        ML_CUDA_CHECK(cudaMemcpyAsync(device_ptr, host_ptr, bytes, cudaMemcpyHostToDevice, g_stream));
+    else
+        ML_CUDA_CHECK(cudaMemcpyAsync(host_ptr, device_ptr, bytes, cudaMemcpyDeviceToHost, g_stream));
+    ML_CUDA_CHECK(cudaStreamSynchronize(g_stream));
+    return ML_OK;
+}
+
+/* Ordered on the stream (no wait).  Overlapping ranges (memmove's case) are
+ * copied in pieces no longer than their distance, in the safe direction. */
+static ml_status cuda_copy_same(void *dst, const void *src, size_t bytes)
+{
+    if (bytes == 0 || dst == src)
+        return ML_OK;
+    char *d = (char *)dst;
+    const char *s = (const char *)src;
+    size_t dist = d > s ? (size_t)(d - s) : (size_t)(s - d);
+    if (dist >= bytes) {
+        ML_CUDA_CHECK(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, g_stream));
+        return ML_OK;
+    }
+    if (d < s) {
+        for (size_t off = 0; off < bytes; off += dist) {
+            size_t n = bytes - off < dist ? bytes - off : dist;
+            ML_CUDA_CHECK(cudaMemcpyAsync(d + off, s + off, n, cudaMemcpyDeviceToDevice, g_stream));
+        }
+    } else {
+        for (size_t end = bytes; end > 0;) {
+            size_t n = end < dist ? end : dist;
+            end -= n;
+            ML_CUDA_CHECK(cudaMemcpyAsync(d + end, s + end, n, cudaMemcpyDeviceToDevice, g_stream));
+        }
+    }
+    return ML_OK;
+}
+
+static ml_status cuda_fill_zero(void *ptr, size_t bytes)
+{
+    if (bytes)
+        ML_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, g_stream));
+    return ML_OK;
+}
+
+static const ml_device_memory cuda_memory = {"cuda", cuda_alloc, cuda_free, cuda_copy_host,
+                                             cuda_copy_same, cuda_fill_zero};
+
+/* ---- Matrix product ---- */
+
+ml_status ml_cuda_matmul(const ml_kernel_args *a)
+{
+    const ml_tensor *A = &a->in[0], *B = &a->in[1];
+    if (a->n_in != 2 || A->ndim != 2 || B->ndim != 2 || a->out.ndim != 2)
+        return ml_cuda_shape_error(a, "operands must be matrices");
+    int ta = a->p.ip[0] != 0, tb = a->p.ip[1] != 0;
+    int64_t M = ta ? A->shape[1] : A->shape[0];
+    int64_t K = ta ? A->shape[0] : A->shape[1];
+    int64_t KB = tb ? B->shape[1] : B->shape[0];
+    int64_t N = tb ? B->shape[0] : B->shape[1];
+    if (K != KB || a->out.shape[0] != M || a->out.shape[1] != N)
+        return ml_cuda_shape_error(a, "inner dimensions or output shape differ");
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+        return ml_cuda_shape_error(a, "dimensions too large for cuBLAS");
+    float *C = ml_cuda_f32(&a->out);
+    if (M == 0 || N == 0)
+        return ML_OK;
+    if (K == 0) {
+        ML_CUDA_CHECK(cudaMemsetAsync(C, 0, (size_t)(M * N) * sizeof(float), g_stream));
+        return ML_OK;
+    }
+    const float one = 1.0f, zero = 0.0f;
+    int lda = (int)A->shape[1], ldb = (int)B->shape[1];
+    ML_CUBLAS_CHECK(cublasSgemm(g_cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                (int)N, (int)M, (int)K, &one, ml_cuda_f32(B), ldb > 0 ? ldb : 1,
+                                ml_cuda_f32(A), lda > 0 ? lda : 1, &zero, C, (int)N));
+    return ML_OK;
+}
+
+ml_status ml_cuda_const(const ml_kernel_args *a)
+{
+    return ml_cuda_fill(ml_cuda_f32(&a->out), ml_tensor_numel(&a->out), a->p.fp[0]);
+}
+
+/* ---- The table ---- */
+
+static size_t cuda_workspace_bytes(const ml_kernel_args *a)
+{
+    switch (a->op) {
+    case ML_OP_CONV2D:
+    case ML_OP_CONV2D_BACK_INPUT:
+    case ML_OP_CONV2D_BACK_WEIGHT:
+        return ml_cuda_conv_workspace_bytes(a);
+    case ML_OP_SUM: /* partial sums (ml_cuda_partials) */
+    case ML_OP_MEAN:
+    case ML_OP_SUM_TO:
+    case ML_OP_NLL_LOGSOFTMAX:
+    case ML_OP_BCE_LOGITS:
+    case ML_OP_SQUARED_ERROR:
+    case ML_OP_MISCLASS:
+        return ML_CUDA_PARTIALS * sizeof(double);
+    default:
+        return 0;
+    }
+}
+
+static ml_status cuda_sync(void)
+{
+    ML_CUDA_CHECK(cudaStreamSynchronize(g_stream));
+    return ML_OK;
+}
+
+static void cuda_set_threads(int n)
+{
+    (void)n; /* no host threads to set */
+}
+
+static void table_fill(ml_backend *b)
+{
+    memset(b, 0, sizeof *b);
+    b->device = ML_CUDA;
+    b->name = "cuda";
+    ml_kernel_fn *k = b->kernel;
+    k[ML_OP_CONST] = ml_cuda_const;
+    k[ML_OP_MATMUL] = ml_cuda_matmul;
+    k[ML_OP_ADD] = ml_cuda_binary;
+    k[ML_OP_SUB] = ml_cuda_binary;
+    k[ML_OP_MUL] = ml_cuda_binary;
+    k[ML_OP_DIV] = ml_cuda_binary;
+    k[ML_OP_AFFINE_SCALAR] = ml_cuda_affine_scalar;
+    k[ML_OP_UNARY] = ml_cuda_unary;
+    k[ML_OP_UNARY_BACK] = ml_cuda_unary_back;
+    k[ML_OP_SOFTMAX] = ml_cuda_softmax;
+    k[ML_OP_LOG_SOFTMAX] = ml_cuda_log_softmax;
+    k[ML_OP_SOFTMAX_BACK] = ml_cuda_softmax_back;
+    k[ML_OP_LOG_SOFTMAX_BACK] = ml_cuda_log_softmax_back;
+    k[ML_OP_SUM] = ml_cuda_sum;
+    k[ML_OP_MEAN] = ml_cuda_sum;
+    k[ML_OP_EXPAND] = ml_cuda_expand;
+    k[ML_OP_SUM_TO] = ml_cuda_sum_to;
+    k[ML_OP_MAX] = ml_cuda_max;
+    k[ML_OP_MAX_BACK] = ml_cuda_max_back;
+    k[ML_OP_ARGMAX] = ml_cuda_argmax;
+    k[ML_OP_TRANSPOSE] = ml_cuda_transpose;
+    k[ML_OP_CONCAT] = ml_cuda_concat;
+    k[ML_OP_SLICE] = ml_cuda_slice;
+    k[ML_OP_COPY] = ml_cuda_copy;
+    k[ML_OP_CLIP] = ml_cuda_clip;
+    k[ML_OP_CLIP_BACK] = ml_cuda_clip_back;
+    k[ML_OP_DROPOUT] = ml_cuda_dropout;
+    k[ML_OP_DROPOUT_BACK] = ml_cuda_dropout_back;
+    k[ML_OP_CONV2D] = ml_cuda_conv2d;
+    k[ML_OP_CONV2D_BACK_INPUT] = ml_cuda_conv2d_back_input;
+    k[ML_OP_CONV2D_BACK_WEIGHT] = ml_cuda_conv2d_back_weight;
+    k[ML_OP_POOL] = ml_cuda_pool;
+    k[ML_OP_POOL_BACK] = ml_cuda_pool_back;
+    k[ML_OP_NLL_LOGSOFTMAX] = ml_cuda_nll_logsoftmax;
+    k[ML_OP_NLL_LOGSOFTMAX_BACK] = ml_cuda_nll_logsoftmax_back;
+    k[ML_OP_BCE_LOGITS] = ml_cuda_bce_logits;
+    k[ML_OP_BCE_LOGITS_BACK] = ml_cuda_bce_logits_back;
+    k[ML_OP_SQUARED_ERROR] = ml_cuda_squared_error;
+    k[ML_OP_SQUARED_ERROR_BACK] = ml_cuda_squared_error_back;
+    k[ML_OP_MISCLASS] = ml_cuda_misclass;
+    k[ML_OP_MOMENTUM_STEP] = ml_cuda_momentum_step;
+    k[ML_OP_MAX_NORM] = ml_cuda_max_norm;
+    b->workspace_bytes = cuda_workspace_bytes;
+    b->sync = cuda_sync;
+    b->set_threads = cuda_set_threads;
+}
+
+/* Records why the backend cannot start; every later ml_backend_cuda() repeats it. */
+static const ml_backend *start_failed(const char *fmt, const char *what)
+{
+    snprintf(g_failure, sizeof g_failure, fmt, what);
+    g_state = -1;
+    (void)cudaGetLastError();
+    ml_error(ML_EDEVICE, "%s", g_failure);
+    return NULL;
+}
+
+#define START_CUDA(expr)                                                                        \
+    do {                                                                                        \
+        cudaError_t e_ = (expr);                                                                \
+        if (e_ != cudaSuccess)                                                                  \
+            return start_failed("cuda: " #expr ": %s", cudaGetErrorString(e_));                 \
+    } while (0)
+#define START_CUBLAS(expr)                                                                      \
+    do {                                                                                        \
+        cublasStatus_t s_ = (expr);                                                             \
+        if (s_ != CUBLAS_STATUS_SUCCESS)                                                        \
+            return start_failed("cuda: " #expr ": %s", cublasGetStatusString(s_));              \
+    } while (0)
+
+extern "C" const ml_backend *ml_backend_cuda(void)
+{
+    if (g_state == 1)
+        return &g_backend;
+    if (g_state == -1) {
+        ml_error(ML_EDEVICE, "%s", g_failure);
+        return NULL;
+    }
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess)
+        return start_failed("no CUDA device: %s", cudaGetErrorString(e));
+    if (count < 1)
+        return start_failed("no CUDA device: %s", "the driver reports none");
+    START_CUDA(cudaSetDevice(0));
+    START_CUDA(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
+    START_CUBLAS(cublasCreate(&g_cublas));
+    START_CUBLAS(cublasSetStream(g_cublas, g_stream));
+    START_CUBLAS(cublasSetMathMode(g_cublas, CUBLAS_DEFAULT_MATH));
+    START_CUBLAS(cublasSetPointerMode(g_cublas, CUBLAS_POINTER_MODE_HOST));
+    START_CUDA(cudaMalloc(&g_cublas_workspace, CUBLAS_WORKSPACE_BYTES));
+    START_CUBLAS(cublasSetWorkspace(g_cublas, g_cublas_workspace, CUBLAS_WORKSPACE_BYTES));
+    START_CUDA(cudaMalloc((void **)&g_partials, ML_CUDA_PARTIALS * sizeof(double)));
+    table_fill(&g_backend);
+    ml_device_memory_register(ML_CUDA, &cuda_memory);
+    g_state = 1;
+    return &g_backend;
+}

@@ -1,0 +1,502 @@
+/* CUDA convolution and pooling.
+ *
+ * Convolution is im2col + cuBLAS, over chunks of nb images (the whole batch
+ * unless the workspace cap says otherwise), with K = C*KH*KW and P = OH*OW:
+ *
+ *   forward:      col_b[K, P] = im2col(x_b);  y_b[O, P] = W[O, K] col_b
+ *                 (one cublasSgemmStridedBatched writing y in place)
+ *   back input:   col_b[K, P] = W^T g_b        (strided batched, g read in place)
+ *                 dx = col2im(col): one thread per input pixel adds the column
+ *                 entries it fed (a gather: no atomics, deterministic)
+ *   back weight:  dW[O, K] = G[O, nb*P] col[K, nb*P]^T, one GEMM whose inner
+ *                 dimension runs over every pixel of every image of the chunk
+ *                 (G is g gathered to [O, nb*P]; col built in that layout);
+ *                 later chunks add with beta = 1.
+ *
+ * A 1x1 convolution with stride 1 and no padding uses the images themselves
+ * as column matrices.  All scratch is in the workspace (workspace_bytes).
+ *
+ * Pooling is one thread per output (forward) or per input pixel (backward:
+ * the windows covering the pixel are visited in the CPU's order, so sums are
+ * the same), with Pylearn2's partial windows and the CPU's argmax rule (first
+ * strict maximum in row-major window order, index into H*W, -1 for a window
+ * wholly outside the image). */
+#include "backend/cuda/cuda_impl.h"
+
+/* Most workspace a convolution asks for; the chunk of images shrinks to fit. */
+#define CONV_WORKSPACE_CAP ((size_t)256 << 20)
+#define CONV_ALIGN 256
+
+typedef struct {
+    int64_t B, C, H, W;
+    int64_t O, KH, KW;
+    int64_t OH, OW;
+    int64_t sh, sw, ph, pw;
+    int64_t K, P;
+    int identity;
+} conv_geom;
+
+static const char *shape_str(const ml_tensor *t, char *buf, size_t size)
+{
+    return ml_shape_format(t->ndim, t->shape, buf, size);
+}
+
+/* cpu_conv.c's conv_geom_init, with the same checks and messages. */
+static ml_status conv_geom_init(const ml_kernel_args *a, conv_geom *g)
+{
+    const ml_tensor *x, *w, *y;
+    switch (a->op) {
+    case ML_OP_CONV2D:
+        x = &a->in[0], w = &a->in[1], y = &a->out;
+        break;
+    case ML_OP_CONV2D_BACK_INPUT:
+        y = &a->in[0], w = &a->in[1], x = &a->out;
+        break;
+    case ML_OP_CONV2D_BACK_WEIGHT:
+        x = &a->in[0], y = &a->in[1], w = &a->out;
+        break;
+    default:
+        return ml_error(ML_EINVAL, "conv2d: kernel called for op %d", (int)a->op);
+    }
+    if (a->n_in < 2)
+        return ml_error(ML_EINVAL, "%s: 2 inputs needed, %d given", ml_op_name(a->op), a->n_in);
+    if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4 || x->dtype != ML_F32 || w->dtype != ML_F32 ||
+        y->dtype != ML_F32)
+        return ml_error(ML_ESHAPE, "%s: 4-D float32 input, weights and output needed", ml_op_name(a->op));
+    const int *ip = a->p.ip;
+    if (ip[0] < 1 || ip[1] < 1 || ip[2] < 0 || ip[3] < 0)
+        return ml_error(ML_EINVAL, "%s: stride %dx%d must be >= 1 and padding %dx%d >= 0",
+                        ml_op_name(a->op), ip[0], ip[1], ip[2], ip[3]);
+    g->B = x->shape[0], g->C = x->shape[1], g->H = x->shape[2], g->W = x->shape[3];
+    g->O = w->shape[0], g->KH = w->shape[2], g->KW = w->shape[3];
+    g->sh = ip[0], g->sw = ip[1], g->ph = ip[2], g->pw = ip[3];
+    g->OH = y->shape[2], g->OW = y->shape[3];
+    int64_t Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw;
+    int64_t oh = Hp >= g->KH ? (Hp - g->KH) / g->sh + 1 : 0;
+    int64_t ow = Wp >= g->KW ? (Wp - g->KW) / g->sw + 1 : 0;
+    if (w->shape[1] != g->C || y->shape[0] != g->B || y->shape[1] != g->O || g->OH != oh ||
+        g->OW != ow || g->KH < 1 || g->KW < 1 || oh < 1 || ow < 1 || g->C < 1 || g->O < 1) {
+        char sx[96], sw[96], sy[96];
+        return ml_error(ML_ESHAPE, "%s: shapes do not fit: x %s, w %s, y %s (stride %dx%d, padding %dx%d)",
+                        ml_op_name(a->op), shape_str(x, sx, sizeof sx), shape_str(w, sw, sizeof sw),
+                        shape_str(y, sy, sizeof sy), ip[0], ip[1], ip[2], ip[3]);
+    }
+    g->K = g->C * g->KH * g->KW;
+    g->P = g->OH * g->OW;
+    g->identity = g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+    if (g->K > INT32_MAX / 2 || g->O > INT32_MAX / 2 || g->P > INT32_MAX / 2 ||
+        g->C * g->H * g->W > INT32_MAX / 2)
+        return ml_error(ML_ESHAPE, "%s: dimensions too large for cuBLAS", ml_op_name(a->op));
+    return ML_OK;
+}
+
+static size_t round_up(size_t bytes)
+{
+    return (bytes + CONV_ALIGN - 1) / CONV_ALIGN * CONV_ALIGN;
+}
+
+/* Bytes of the column matrix for nb images (none when the images serve as theirs). */
+static size_t conv_col_bytes(const conv_geom *g, ml_op op, int64_t nb)
+{
+    int in_place = g->identity && (op != ML_OP_CONV2D_BACK_WEIGHT || nb == 1);
+    return in_place ? 0 : round_up((size_t)nb * g->K * g->P * sizeof(float));
+}
+
+/* Workspace for nb images: the column matrix, plus the gathered gradient for
+ * the weight gradient. */
+static size_t conv_chunk_bytes(const conv_geom *g, ml_op op, int64_t nb)
+{
+    size_t G = op == ML_OP_CONV2D_BACK_WEIGHT && nb > 1 ? round_up((size_t)nb * g->O * g->P * sizeof(float)) : 0;
+    size_t col = conv_col_bytes(g, op, nb);
+    return col + G ? col + G + CONV_ALIGN : 0;
+}
+
+/* Images per chunk: the batch if it fits in `limit` (and in int32 indexing), else fewer; 0 if not one. */
+static int64_t conv_chunk(const conv_geom *g, ml_op op, size_t limit)
+{
+    int64_t nb = g->B < 1 ? 1 : g->B;
+    while (nb > 1 && (conv_chunk_bytes(g, op, nb) > limit || nb * g->K * g->P > INT32_MAX ||
+                      nb * g->O * g->P > INT32_MAX || nb * g->C * g->H * g->W > INT32_MAX))
+        nb = nb / 2 > 1 ? (nb + 1) / 2 : 1;
+    return conv_chunk_bytes(g, op, nb) <= limit ? nb : 0;
+}
+
+size_t ml_cuda_conv_workspace_bytes(const ml_kernel_args *a)
+{
+    if (a->op != ML_OP_CONV2D && a->op != ML_OP_CONV2D_BACK_INPUT && a->op != ML_OP_CONV2D_BACK_WEIGHT)
+        return 0;
+    conv_geom g;
+    if (conv_geom_init(a, &g) != ML_OK) {
+        ml_error_clear();
+        return 0; /* the kernel reports the shape error when called */
+    }
+    int64_t nb = conv_chunk(&g, a->op, CONV_WORKSPACE_CAP);
+    return conv_chunk_bytes(&g, a->op, nb > 0 ? nb : 1);
+}
+
+/* The chunk size and workspace pointers for this call. */
+static ml_status conv_work(const ml_kernel_args *a, const conv_geom *g, int64_t *nb, float **col, float **G)
+{
+    size_t have = a->workspace ? a->workspace_bytes : 0;
+    *nb = conv_chunk(g, a->op, have);
+    if (*nb == 0)
+        return ml_error(ML_EINVAL, "%s: workspace of %zu bytes too small (%zu needed)", ml_op_name(a->op),
+                        have, conv_chunk_bytes(g, a->op, 1));
+    uintptr_t p = ((uintptr_t)a->workspace + CONV_ALIGN - 1) & ~(uintptr_t)(CONV_ALIGN - 1);
+    *col = (float *)p;
+    *G = (float *)(p + conv_col_bytes(g, a->op, *nb));
+    return ML_OK;
+}
+
+struct conv_args {
+    int C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, K, P;
+};
+
+static conv_args conv_args_of(const conv_geom *g)
+{
+    conv_args c = {(int)g->C, (int)g->H, (int)g->W, (int)g->KH, (int)g->KW, (int)g->OH, (int)g->OW,
+                   (int)g->sh, (int)g->sw, (int)g->ph, (int)g->pw, (int)g->K, (int)g->P};
+    return c;
+}
+
+/* col[b*sb + k*sk + p] = x[b, c, oh*sh - ph + kh, ow*sw - pw + kw] (0 in the padding),
+ * k = (c*KH + kh)*KW + kw, p = oh*OW + ow; one thread per entry, nb images. */
+__global__ void k_im2col(float *__restrict__ col, const float *__restrict__ x, int nb, conv_args g,
+                         int64_t sb, int64_t sk)
+{
+    int64_t total = (int64_t)nb * g.K * g.P;
+    ML_GRID_STRIDE(i, total)
+    {
+        int p = (int)(i % g.P);
+        int64_t t = i / g.P;
+        int k = (int)(t % g.K);
+        int b = (int)(t / g.K);
+        int kw = k % g.KW, kh = (k / g.KW) % g.KH, c = k / (g.KW * g.KH);
+        int oh = p / g.OW, ow = p % g.OW;
+        int h = oh * g.sh - g.ph + kh, w = ow * g.sw - g.pw + kw;
+        float v = 0.0f;
+        if (h >= 0 && h < g.H && w >= 0 && w < g.W)
+            v = x[(((int64_t)b * g.C + c) * g.H + h) * g.W + w];
+        col[b * sb + (int64_t)k * sk + p] = v;
+    }
+}
+
+/* dx[b, c, h, w] = sum of the column entries (batched layout [nb, K, P]) that
+ * read pixel (h, w): kernel rows kh with (h + ph - kh) a multiple of sh, etc. */
+__global__ void k_col2im(float *__restrict__ dx, const float *__restrict__ col, int nb, conv_args g)
+{
+    int64_t total = (int64_t)nb * g.C * g.H * g.W;
+    ML_GRID_STRIDE(i, total)
+    {
+        int w = (int)(i % g.W);
+        int64_t t = i / g.W;
+        int h = (int)(t % g.H);
+        t /= g.H;
+        int c = (int)(t % g.C);
+        int b = (int)(t / g.C);
+        const float *cb = col + (int64_t)b * g.K * g.P;
+        float s = 0.0f;
+        for (int kh = 0; kh < g.KH; kh++) {
+            int th = h + g.ph - kh;
+            if (th < 0 || th % g.sh)
+                continue;
+            int oh = th / g.sh;
+            if (oh >= g.OH)
+                continue;
+            for (int kw = 0; kw < g.KW; kw++) {
+                int tw = w + g.pw - kw;
+                if (tw < 0 || tw % g.sw)
+                    continue;
+                int ow = tw / g.sw;
+                if (ow >= g.OW)
+                    continue;
+                s += cb[(int64_t)((c * g.KH + kh) * g.KW + kw) * g.P + oh * g.OW + ow];
+            }
+        }
+        dx[i] = s;
+    }
+}
+
+/* G[o, b*P + p] = gy[b, o, p] */
+__global__ void k_gather_g(float *__restrict__ G, const float *__restrict__ gy, int nb, int O, int P)
+{
+    int64_t total = (int64_t)nb * O * P;
+    ML_GRID_STRIDE(i, total)
+    {
+        int p = (int)(i % P);
+        int64_t t = i / P;
+        int o = (int)(t % O);
+        int b = (int)(t / O);
+        G[(int64_t)o * nb * P + (int64_t)b * P + p] = gy[i];
+    }
+}
+
+ml_status ml_cuda_conv2d(const ml_kernel_args *a)
+{
+    conv_geom g;
+    ML_TRY(conv_geom_init(a, &g));
+    if (g.B == 0)
+        return ML_OK;
+    int64_t nb;
+    float *col, *G;
+    ML_TRY(conv_work(a, &g, &nb, &col, &G));
+    const float *x = ml_cuda_f32(&a->in[0]), *w = ml_cuda_f32(&a->in[1]);
+    float *y = ml_cuda_f32(&a->out);
+    cudaStream_t st = ml_cuda_stream();
+    conv_args ca = conv_args_of(&g);
+    const int64_t CHW = g.C * g.H * g.W, OP = g.O * g.P, KP = g.K * g.P;
+    const float one = 1.0f, zero = 0.0f;
+    for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
+        int n = (int)(g.B - b0 < nb ? g.B - b0 : nb);
+        const float *c = x + b0 * CHW;
+        if (!g.identity) {
+            k_im2col<<<ml_cuda_blocks((int64_t)n * KP), ML_CUDA_THREADS, 0, st>>>(col, c, n, ca, KP, g.P);
+            ML_CUDA_LAUNCHED();
+            c = col;
+        }
+        /* Column-major: y_b^T[P, O] = col_b^T[P, K] W^T[K, O]. */
+        ML_CUBLAS_CHECK(cublasSgemmStridedBatched(ml_cuda_cublas(), CUBLAS_OP_N, CUBLAS_OP_N, (int)g.P, (int)g.O,
+                                                  (int)g.K, &one, c, (int)g.P, KP, w, (int)g.K, 0, &zero,
+                                                  y + b0 * OP, (int)g.P, OP, n));
+    }
+    return ML_OK;
+}
+
+ml_status ml_cuda_conv2d_back_input(const ml_kernel_args *a)
+{
+    conv_geom g;
+    ML_TRY(conv_geom_init(a, &g));
+    if (g.B == 0)
+        return ML_OK;
+    int64_t nb;
+    float *col, *G;
+    ML_TRY(conv_work(a, &g, &nb, &col, &G));
+    const float *gy = ml_cuda_f32(&a->in[0]), *w = ml_cuda_f32(&a->in[1]);
+    float *dx = ml_cuda_f32(&a->out);
+    cudaStream_t st = ml_cuda_stream();
+    conv_args ca = conv_args_of(&g);
+    const int64_t CHW = g.C * g.H * g.W, OP = g.O * g.P, KP = g.K * g.P;
+    const float one = 1.0f, zero = 0.0f;
+    for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
+        int n = (int)(g.B - b0 < nb ? g.B - b0 : nb);
+        float *c = g.identity ? dx + b0 * CHW : col;
+        /* Column-major: col_b^T[P, K] = g_b^T[P, O] W[O, K]. */
+        ML_CUBLAS_CHECK(cublasSgemmStridedBatched(ml_cuda_cublas(), CUBLAS_OP_N, CUBLAS_OP_T, (int)g.P, (int)g.K,
+                                                  (int)g.O, &one, gy + b0 * OP, (int)g.P, OP, w, (int)g.K, 0,
+                                                  &zero, c, (int)g.P, KP, n));
+        if (!g.identity) {
+            k_col2im<<<ml_cuda_blocks((int64_t)n * CHW), ML_CUDA_THREADS, 0, st>>>(dx + b0 * CHW, col, n, ca);
+            ML_CUDA_LAUNCHED();
+        }
+    }
+    return ML_OK;
+}
+
+ml_status ml_cuda_conv2d_back_weight(const ml_kernel_args *a)
+{
+    conv_geom g;
+    ML_TRY(conv_geom_init(a, &g));
+    float *dw = ml_cuda_f32(&a->out);
+    cudaStream_t st = ml_cuda_stream();
+    if (g.B == 0) {
+        ML_CUDA_CHECK(cudaMemsetAsync(dw, 0, (size_t)(g.O * g.K) * sizeof(float), st));
+        return ML_OK;
+    }
+    int64_t nb;
+    float *col, *G;
+    ML_TRY(conv_work(a, &g, &nb, &col, &G));
+    const float *x = ml_cuda_f32(&a->in[0]), *gy = ml_cuda_f32(&a->in[1]);
+    conv_args ca = conv_args_of(&g);
+    const int64_t CHW = g.C * g.H * g.W, OP = g.O * g.P;
+    const float one = 1.0f, zero = 0.0f;
+    for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
+        int n = (int)(g.B - b0 < nb ? g.B - b0 : nb);
+        int64_t N = (int64_t)n * g.P;
+        const float *Gm = gy + b0 * OP, *c = x + b0 * CHW;
+        if (n > 1) {
+            k_gather_g<<<ml_cuda_blocks(N * g.O), ML_CUDA_THREADS, 0, st>>>(G, Gm, n, (int)g.O, (int)g.P);
+            ML_CUDA_LAUNCHED();
+            Gm = G;
+        }
+        if (!g.identity || n > 1) {
+            /* The wide layout col[K, n*P]: entry (b, k, p) at k*N + b*P + p. */
+            k_im2col<<<ml_cuda_blocks(N * g.K), ML_CUDA_THREADS, 0, st>>>(col, x + b0 * CHW, n, ca, g.P, N);
+            ML_CUDA_LAUNCHED();
+            c = col;
+        }
+        /* Row-major dW[O, K] = G[O, N] col[K, N]^T, by the matmul trick. */
+        const float *beta = b0 == 0 ? &zero : &one;
+        ML_CUBLAS_CHECK(cublasSgemm(ml_cuda_cublas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)g.K, (int)g.O, (int)N, &one,
+                                    c, (int)N, Gm, (int)N, beta, dw, (int)g.K));
+    }
+    return ML_OK;
+}
+
+/* ---- Pooling ---- */
+
+typedef struct {
+    int64_t planes;
+    int H, W, OH, OW;
+    int kind, kh, kw, sh, sw;
+} pool_geom;
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* cpu_conv.c's pool_geom_init, with the same checks and messages. */
+static ml_status pool_geom_init(const ml_kernel_args *a, const ml_tensor *x, const ml_tensor *y, pool_geom *p)
+{
+    const int *ip = a->p.ip;
+    if (ip[0] != ML_POOL_MAX && ip[0] != ML_POOL_MEAN)
+        return ml_error(ML_EINVAL, "%s: unknown pooling kind %d", ml_op_name(a->op), ip[0]);
+    if (ip[1] < 1 || ip[2] < 1 || ip[3] < 1 || ip[4] < 1 || (ip[5] != 0 && ip[5] != 1))
+        return ml_error(ML_EINVAL, "%s: pool %dx%d stride %dx%d keep_partial %d out of range",
+                        ml_op_name(a->op), ip[1], ip[2], ip[3], ip[4], ip[5]);
+    if (x->ndim != 4 || y->ndim != 4 || x->dtype != ML_F32 || y->dtype != ML_F32)
+        return ml_error(ML_ESHAPE, "%s: 4-D float32 tensors needed", ml_op_name(a->op));
+    p->kind = ip[0], p->kh = ip[1], p->kw = ip[2], p->sh = ip[3], p->sw = ip[4];
+    p->planes = x->shape[0] * x->shape[1];
+    int64_t H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
+    int64_t oh, ow;
+    if (ip[5]) {
+        oh = -floor_div(-(H - p->kh), p->sh) + 1;
+        ow = -floor_div(-(W - p->kw), p->sw) + 1;
+    } else {
+        oh = floor_div(H - p->kh, p->sh) + 1;
+        ow = floor_div(W - p->kw, p->sw) + 1;
+    }
+    if (y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1] || OH != oh || OW != ow || oh < 1 ||
+        ow < 1 || H < 1 || W < 1) {
+        char sx[96], sy[96];
+        return ml_error(ML_ESHAPE, "%s: input %s and output %s do not fit pool %dx%d stride %dx%d%s",
+                        ml_op_name(a->op), shape_str(x, sx, sizeof sx), shape_str(y, sy, sizeof sy), ip[1],
+                        ip[2], ip[3], ip[4], ip[5] ? " (partial windows kept)" : "");
+    }
+    if (H * W > INT32_MAX)
+        return ml_error(ML_ESHAPE, "%s: planes of more than 2^31 pixels", ml_op_name(a->op));
+    p->H = (int)H, p->W = (int)W, p->OH = (int)OH, p->OW = (int)OW;
+    if (p->kind == ML_POOL_MAX && !a->aux)
+        return ml_error(ML_EINVAL, "%s: max pooling needs its argmax state (aux)", ml_op_name(a->op));
+    return ML_OK;
+}
+
+template <int KIND>
+__global__ void k_pool(float *__restrict__ y, int32_t *__restrict__ arg, const float *__restrict__ x,
+                       pool_geom p)
+{
+    int64_t total = p.planes * p.OH * p.OW;
+    ML_GRID_STRIDE(i, total)
+    {
+        int ow = (int)(i % p.OW);
+        int64_t t = i / p.OW;
+        int oh = (int)(t % p.OH);
+        int64_t pl = t / p.OH;
+        const float *xs = x + pl * p.H * p.W;
+        int h0 = oh * p.sh, h1 = min(h0 + p.kh, p.H);
+        int w0 = ow * p.sw, w1 = min(w0 + p.kw, p.W);
+        if (KIND == ML_POOL_MAX) {
+            float best = 0.0f;
+            int bi = -1;
+            for (int h = h0; h < h1; h++)
+                for (int w = w0; w < w1; w++) {
+                    float v = xs[h * p.W + w];
+                    if (bi < 0 || v > best) {
+                        best = v;
+                        bi = h * p.W + w;
+                    }
+                }
+            y[i] = best;
+            arg[i] = bi;
+        } else {
+            float s = 0.0f;
+            for (int h = h0; h < h1; h++)
+                for (int w = w0; w < w1; w++)
+                    s += xs[h * p.W + w];
+            int n = (h1 - h0) * (w1 - w0);
+            y[i] = h1 > h0 && w1 > w0 ? __fdiv_rn(s, (float)n) : 0.0f;
+        }
+    }
+}
+
+/* One thread per input pixel: the windows covering it, in (oh, ow) order. */
+template <int KIND>
+__global__ void k_pool_back(float *__restrict__ dx, const float *__restrict__ gy,
+                            const int32_t *__restrict__ arg, pool_geom p)
+{
+    int64_t total = p.planes * p.H * p.W;
+    ML_GRID_STRIDE(i, total)
+    {
+        int w = (int)(i % p.W);
+        int64_t t = i / p.W;
+        int h = (int)(t % p.H);
+        int64_t pl = t / p.H;
+        int64_t gbase = pl * p.OH * p.OW;
+        int here = h * p.W + w;
+        /* oh with oh*sh <= h < oh*sh + kh */
+        int oh0 = h - p.kh + 1 > 0 ? (h - p.kh + 1 + p.sh - 1) / p.sh : 0, oh1 = min(h / p.sh, p.OH - 1);
+        int ow0 = w - p.kw + 1 > 0 ? (w - p.kw + 1 + p.sw - 1) / p.sw : 0, ow1 = min(w / p.sw, p.OW - 1);
+        float s = 0.0f;
+        for (int oh = oh0; oh <= oh1; oh++)
+            for (int ow = ow0; ow <= ow1; ow++) {
+                int64_t k = gbase + oh * p.OW + ow;
+                if (KIND == ML_POOL_MAX) {
+                    if (arg[k] == here)
+                        s += gy[k];
+                } else {
+                    int hh0 = oh * p.sh, hh1 = min(hh0 + p.kh, p.H);
+                    int ww0 = ow * p.sw, ww1 = min(ww0 + p.kw, p.W);
+                    s += __fdiv_rn(gy[k], (float)((hh1 - hh0) * (ww1 - ww0)));
+                }
+            }
+        dx[i] = s;
+    }
+}
+
+ml_status ml_cuda_pool(const ml_kernel_args *a)
+{
+    if (a->n_in < 1)
+        return ml_error(ML_EINVAL, "pool: an input is needed");
+    pool_geom p;
+    ML_TRY(pool_geom_init(a, &a->in[0], &a->out, &p));
+    int64_t total = p.planes * p.OH * p.OW;
+    if (total == 0)
+        return ML_OK;
+    float *y = ml_cuda_f32(&a->out);
+    const float *x = ml_cuda_f32(&a->in[0]);
+    unsigned blocks = ml_cuda_blocks(total);
+    if (p.kind == ML_POOL_MAX)
+        k_pool<ML_POOL_MAX><<<blocks, ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(y, (int32_t *)a->aux, x, p);
+    else
+        k_pool<ML_POOL_MEAN><<<blocks, ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(y, NULL, x, p);
+    ML_CUDA_LAUNCHED();
+    return ML_OK;
+}
+
+ml_status ml_cuda_pool_back(const ml_kernel_args *a)
+{
+    if (a->n_in < 2)
+        return ml_error(ML_EINVAL, "pool_back: inputs g and x are needed");
+    const ml_tensor *g = &a->in[0], *x = &a->in[1];
+    if (!ml_shape_equal(a->out.ndim, a->out.shape, x->ndim, x->shape)) {
+        char so[96], sx[96];
+        return ml_error(ML_ESHAPE, "pool_back: output %s is not the pool's input shape %s",
+                        shape_str(&a->out, so, sizeof so), shape_str(x, sx, sizeof sx));
+    }
+    pool_geom p;
+    ML_TRY(pool_geom_init(a, x, g, &p));
+    int64_t total = p.planes * p.H * p.W;
+    if (total == 0)
+        return ML_OK;
+    float *dx = ml_cuda_f32(&a->out);
+    const float *gy = ml_cuda_f32(g);
+    unsigned blocks = ml_cuda_blocks(total);
+    if (p.kind == ML_POOL_MAX)
+        k_pool_back<ML_POOL_MAX><<<blocks, ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(dx, gy, (const int32_t *)a->aux, p);
+    else
+        k_pool_back<ML_POOL_MEAN><<<blocks, ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(dx, gy, NULL, p);
+    ML_CUDA_LAUNCHED();
+    return ML_OK;
+}
