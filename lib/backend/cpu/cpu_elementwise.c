@@ -72,62 +72,14 @@ static const binary_row_fn binary_rows[4][4] = {
     {div_vv, div_vs, div_sv, div_ss},
 };
 
-/* The broadcast as a loop nest: out's dimensions of size 1 dropped, adjacent
- * dimensions merged where both operands step through them alike, so that an
- * equal shape becomes one loop, a row vector [D] over [B, D] becomes B rows with
- * y a vector, a column [B, 1] B rows with y a scalar, a scalar one loop. */
-typedef struct {
-    int nd;
-    int64_t n[ML_MAX_DIMS];
-    int64_t sx[ML_MAX_DIMS], sy[ML_MAX_DIMS]; /* element strides; 0 = repeated */
-} bcast_plan;
-
-static int bcast_plan_make(const ml_tensor *o, const ml_tensor *x, const ml_tensor *y,
-                           bcast_plan *p)
-{
-    int nd = o->ndim;
-    if (x->ndim > nd || y->ndim > nd)
-        return -1;
-    int64_t n[ML_MAX_DIMS], ax[ML_MAX_DIMS], ay[ML_MAX_DIMS];
-    int64_t stride_x = 1, stride_y = 1;
-    int k = 0;
-    for (int i = nd - 1; i >= 0; i--) {
-        int64_t d = o->shape[i];
-        int ix = i - (nd - x->ndim), iy = i - (nd - y->ndim);
-        int64_t dx = ix >= 0 ? x->shape[ix] : 1, dy = iy >= 0 ? y->shape[iy] : 1;
-        if ((dx != d && dx != 1) || (dy != d && dy != 1))
-            return -1;
-        int64_t tx = dx == 1 ? 0 : stride_x, ty = dy == 1 ? 0 : stride_y;
-        stride_x *= dx;
-        stride_y *= dy;
-        if (d == 1)
-            continue;
-        if (k > 0 && tx == ax[k - 1] * n[k - 1] && ty == ay[k - 1] * n[k - 1]) {
-            n[k - 1] *= d;
-            continue;
-        }
-        n[k] = d;
-        ax[k] = tx;
-        ay[k] = ty;
-        k++;
-    }
-    p->nd = k;
-    for (int i = 0; i < k; i++) {
-        p->n[i] = n[k - 1 - i];
-        p->sx[i] = ax[k - 1 - i];
-        p->sy[i] = ay[k - 1 - i];
-    }
-    return 0;
-}
-
 ml_status ml_cpu_binary(const ml_kernel_args *a)
 {
     if (a->op < ML_OP_ADD || a->op > ML_OP_DIV)
         return ml_error(ML_EINVAL, "cpu: %s is not a binary arithmetic op", ml_op_name(a->op));
     if (a->n_in != 2)
         return ml_cpu_shape_error(a, "needs two operands");
-    bcast_plan p;
-    if (bcast_plan_make(&a->out, &a->in[0], &a->in[1], &p) != 0)
+    ml_bcast_plan p;
+    if (ml_bcast_plan_make(&a->out, &a->in[0], &a->in[1], &p) != 0)
         return ml_cpu_shape_error(a, "operands do not broadcast to the output");
     float *o = ml_tensor_f32(&a->out);
     const float *x = ml_tensor_f32(&a->in[0]), *y = ml_tensor_f32(&a->in[1]);

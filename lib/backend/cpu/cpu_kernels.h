@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "backend/ops.h"
+#include "backend/plan.h"
 
 /* cpu_backend.c */
 ml_status ml_cpu_matmul(const ml_kernel_args *a);
@@ -59,28 +60,6 @@ ml_status ml_cpu_max_norm(const ml_kernel_args *a);
 
 /* Sum of n floats: eight lanes (vectorised), blocks folded into a double. */
 double ml_cpu_sum_f32(const float *x, int64_t n);
-
-/* An axis of a shape: -ndim..ndim-1 mapped to 0..ndim-1; -1 if out of range. */
-static inline int ml_cpu_axis(int axis, int ndim)
-{
-    if (axis < 0)
-        axis += ndim;
-    return axis >= 0 && axis < ndim ? axis : -1;
-}
-
-/* The shape seen as [outer, len, inner] around `axis`. */
-static inline void ml_cpu_split(const ml_tensor *t, int axis, int64_t *outer, int64_t *len,
-                                int64_t *inner)
-{
-    int64_t o = 1, n = 1;
-    for (int i = 0; i < axis; i++)
-        o *= t->shape[i];
-    for (int i = axis + 1; i < t->ndim; i++)
-        n *= t->shape[i];
-    *outer = o;
-    *len = t->shape[axis];
-    *inner = n;
-}
 
 /* ML_ESHAPE naming the op and its output and first inputs' shapes. */
 ml_status ml_cpu_shape_error(const ml_kernel_args *a, const char *why);

@@ -115,7 +115,7 @@ static int same_but_axis(const ml_tensor *x, const ml_tensor *y, int axis)
 ml_status ml_cpu_concat(const ml_kernel_args *a)
 {
     const ml_tensor *out = &a->out;
-    int axis = ml_cpu_axis(a->p.ip[0], out->ndim);
+    int axis = ml_plan_axis(a->p.ip[0], out->ndim);
     if (axis < 0 || a->n_in < 1)
         return ml_cpu_shape_error(a, "axis outside the output");
     int64_t sum = 0;
@@ -127,7 +127,7 @@ ml_status ml_cpu_concat(const ml_kernel_args *a)
     if (sum != out->shape[axis])
         return ml_cpu_shape_error(a, "input lengths do not add up to the output's");
     int64_t outer, len, inner;
-    ml_cpu_split(out, axis, &outer, &len, &inner);
+    ml_plan_split(out, axis, &outer, &len, &inner);
     word *o = ml_tensor_data(out);
     for (int64_t r = 0; r < outer; r++) {
         word *dst = o + r * len * inner;
@@ -144,14 +144,14 @@ ml_status ml_cpu_concat(const ml_kernel_args *a)
 ml_status ml_cpu_slice(const ml_kernel_args *a)
 {
     const ml_tensor *out = &a->out, *in = &a->in[0];
-    int axis = ml_cpu_axis(a->p.ip[0], out->ndim);
+    int axis = ml_plan_axis(a->p.ip[0], out->ndim);
     if (axis < 0 || a->n_in < 1 || !same_but_axis(out, in, axis))
         return ml_cpu_shape_error(a, "input differs from the output off the axis");
     int64_t start = a->p.ip[1], len_out = out->shape[axis], len_in = in->shape[axis];
     if (start < 0 || start + len_out > len_in)
         return ml_cpu_shape_error(a, "slice outside the input");
     int64_t outer, len, inner;
-    ml_cpu_split(out, axis, &outer, &len, &inner);
+    ml_plan_split(out, axis, &outer, &len, &inner);
     word *o = ml_tensor_data(out);
     const word *x = ml_tensor_data(in);
     for (int64_t r = 0; r < outer; r++)

@@ -28,50 +28,6 @@ ml_status ml_cuda_fill(float *p, int64_t n, float v)
 
 /* ---- Broadcasting binary arithmetic ---- */
 
-struct bcast_plan {
-    int nd;
-    int64_t n[ML_MAX_DIMS];
-    int64_t sx[ML_MAX_DIMS], sy[ML_MAX_DIMS]; /* element strides; 0 = repeated */
-};
-
-/* cpu_elementwise.c's bcast_plan_make, unchanged. */
-static int bcast_plan_make(const ml_tensor *o, const ml_tensor *x, const ml_tensor *y, bcast_plan *p)
-{
-    int nd = o->ndim;
-    if (x->ndim > nd || y->ndim > nd)
-        return -1;
-    int64_t n[ML_MAX_DIMS], ax[ML_MAX_DIMS], ay[ML_MAX_DIMS];
-    int64_t stride_x = 1, stride_y = 1;
-    int k = 0;
-    for (int i = nd - 1; i >= 0; i--) {
-        int64_t d = o->shape[i];
-        int ix = i - (nd - x->ndim), iy = i - (nd - y->ndim);
-        int64_t dx = ix >= 0 ? x->shape[ix] : 1, dy = iy >= 0 ? y->shape[iy] : 1;
-        if ((dx != d && dx != 1) || (dy != d && dy != 1))
-            return -1;
-        int64_t tx = dx == 1 ? 0 : stride_x, ty = dy == 1 ? 0 : stride_y;
-        stride_x *= dx;
-        stride_y *= dy;
-        if (d == 1)
-            continue;
-        if (k > 0 && tx == ax[k - 1] * n[k - 1] && ty == ay[k - 1] * n[k - 1]) {
-            n[k - 1] *= d;
-            continue;
-        }
-        n[k] = d;
-        ax[k] = tx;
-        ay[k] = ty;
-        k++;
-    }
-    p->nd = k;
-    for (int i = 0; i < k; i++) {
-        p->n[i] = n[k - 1 - i];
-        p->sx[i] = ax[k - 1 - i];
-        p->sy[i] = ay[k - 1 - i];
-    }
-    return 0;
-}
-
 template <int OP> __device__ __forceinline__ float binop(float x, float y)
 {
     if (OP == 0)
@@ -88,7 +44,7 @@ enum { B_VV, B_VS, B_SV, B_ROW_Y, B_ROW_X, B_COL_Y, B_COL_X, B_GENERAL };
 
 template <int OP, int MODE>
 __global__ void k_binary(float *__restrict__ o, const float *__restrict__ x,
-                         const float *__restrict__ y, int64_t total, int64_t len, bcast_plan p)
+                         const float *__restrict__ y, int64_t total, int64_t len, ml_bcast_plan p)
 {
     ML_GRID_STRIDE(i, total)
     {
@@ -123,7 +79,7 @@ __global__ void k_binary(float *__restrict__ o, const float *__restrict__ x,
 
 template <int OP>
 static void launch_binary(int mode, float *o, const float *x, const float *y, int64_t total,
-                          int64_t len, const bcast_plan &p)
+                          int64_t len, const ml_bcast_plan &p)
 {
     unsigned blocks = ml_cuda_blocks(total);
     cudaStream_t s = ml_cuda_stream();
@@ -145,8 +101,8 @@ ml_status ml_cuda_binary(const ml_kernel_args *a)
         return ml_error(ML_EINVAL, "cuda: %s is not a binary arithmetic op", ml_op_name(a->op));
     if (a->n_in != 2)
         return ml_cuda_shape_error(a, "needs two operands");
-    bcast_plan p;
-    if (bcast_plan_make(&a->out, &a->in[0], &a->in[1], &p) != 0)
+    ml_bcast_plan p;
+    if (ml_bcast_plan_make(&a->out, &a->in[0], &a->in[1], &p) != 0)
         return ml_cuda_shape_error(a, "operands do not broadcast to the output");
     float *o = ml_cuda_f32(&a->out);
     const float *x = ml_cuda_f32(&a->in[0]), *y = ml_cuda_f32(&a->in[1]);

@@ -26,6 +26,7 @@
 
 extern "C" {
 #include "backend/backend.h"
+#include "backend/plan.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "tensor/tensor.h"
@@ -84,28 +85,6 @@ static inline unsigned ml_cuda_blocks(int64_t n, int threads = ML_CUDA_THREADS)
 #define ML_GRID_STRIDE(i, n)                                                                    \
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                   \
          i += (int64_t)gridDim.x * blockDim.x)
-
-/* An axis of a shape: -ndim..ndim-1 mapped to 0..ndim-1; -1 if out of range. */
-static inline int ml_cuda_axis(int axis, int ndim)
-{
-    if (axis < 0)
-        axis += ndim;
-    return axis >= 0 && axis < ndim ? axis : -1;
-}
-
-/* The shape seen as [outer, len, inner] around `axis`. */
-static inline void ml_cuda_split(const ml_tensor *t, int axis, int64_t *outer, int64_t *len,
-                                 int64_t *inner)
-{
-    int64_t o = 1, n = 1;
-    for (int i = 0; i < axis; i++)
-        o *= t->shape[i];
-    for (int i = axis + 1; i < t->ndim; i++)
-        n *= t->shape[i];
-    *outer = o;
-    *len = t->shape[axis];
-    *inner = n;
-}
 
 static inline float *ml_cuda_f32(const ml_tensor *t)
 {

@@ -160,7 +160,7 @@ static int same_but_axis(const ml_tensor *x, const ml_tensor *y, int axis)
 ml_status ml_cuda_concat(const ml_kernel_args *a)
 {
     const ml_tensor *out = &a->out;
-    int axis = ml_cuda_axis(a->p.ip[0], out->ndim);
+    int axis = ml_plan_axis(a->p.ip[0], out->ndim);
     if (axis < 0 || a->n_in < 1)
         return ml_cuda_shape_error(a, "axis outside the output");
     int64_t sum = 0;
@@ -172,7 +172,7 @@ ml_status ml_cuda_concat(const ml_kernel_args *a)
     if (sum != out->shape[axis])
         return ml_cuda_shape_error(a, "input lengths do not add up to the output's");
     int64_t outer, len, inner;
-    ml_cuda_split(out, axis, &outer, &len, &inner);
+    ml_plan_split(out, axis, &outer, &len, &inner);
     word *o = (word *)ml_tensor_data(out);
     int64_t col = 0;
     for (int i = 0; i < a->n_in; i++) {
@@ -186,14 +186,14 @@ ml_status ml_cuda_concat(const ml_kernel_args *a)
 ml_status ml_cuda_slice(const ml_kernel_args *a)
 {
     const ml_tensor *out = &a->out, *in = &a->in[0];
-    int axis = ml_cuda_axis(a->p.ip[0], out->ndim);
+    int axis = ml_plan_axis(a->p.ip[0], out->ndim);
     if (axis < 0 || a->n_in < 1 || !same_but_axis(out, in, axis))
         return ml_cuda_shape_error(a, "input differs from the output off the axis");
     int64_t start = a->p.ip[1], len_out = out->shape[axis], len_in = in->shape[axis];
     if (start < 0 || start + len_out > len_in)
         return ml_cuda_shape_error(a, "slice outside the input");
     int64_t outer, len, inner;
-    ml_cuda_split(out, axis, &outer, &len, &inner);
+    ml_plan_split(out, axis, &outer, &len, &inner);
     return copy_rows((word *)ml_tensor_data(out), len_out * inner,
                      (const word *)ml_tensor_data(in) + start * inner, len_in * inner, outer,
                      len_out * inner);

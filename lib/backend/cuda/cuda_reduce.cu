@@ -407,19 +407,6 @@ static ml_status reduce_sum(const ml_kernel_args *a, const float *x, int nd, con
     return ML_OK;
 }
 
-static int shape_minus_axis(const ml_tensor *full, int axis, const ml_tensor *less)
-{
-    if (less->ndim != full->ndim - 1)
-        return 0;
-    for (int i = 0, j = 0; i < full->ndim; i++) {
-        if (i == axis)
-            continue;
-        if (full->shape[i] != less->shape[j++])
-            return 0;
-    }
-    return 1;
-}
-
 ml_status ml_cuda_sum(const ml_kernel_args *a)
 {
     if (a->n_in < 1)
@@ -434,8 +421,8 @@ ml_status ml_cuda_sum(const ml_kernel_args *a)
             reduced[i] = 1;
         count = ml_tensor_numel(in);
     } else {
-        int axis = ml_cuda_axis(a->p.ip[0], in->ndim);
-        if (axis < 0 || !shape_minus_axis(in, axis, &a->out))
+        int axis = ml_plan_axis(a->p.ip[0], in->ndim);
+        if (axis < 0 || !ml_plan_shape_minus_axis(in, axis, &a->out))
             return ml_cuda_shape_error(a, "output is not the input less the axis");
         reduced[axis] = 1;
         count = in->shape[axis];
@@ -501,11 +488,11 @@ ml_status ml_cuda_expand(const ml_kernel_args *a)
         ML_CUDA_LAUNCHED();
         return ML_OK;
     }
-    int axis = ml_cuda_axis(a->p.ip[0], out->ndim);
-    if (axis < 0 || !shape_minus_axis(out, axis, in))
+    int axis = ml_plan_axis(a->p.ip[0], out->ndim);
+    if (axis < 0 || !ml_plan_shape_minus_axis(out, axis, in))
         return ml_cuda_shape_error(a, "input is not the output less the axis");
     int64_t outer, len, inner;
-    ml_cuda_split(out, axis, &outer, &len, &inner);
+    ml_plan_split(out, axis, &outer, &len, &inner);
     if (n == 0)
         return ML_OK;
     float scale = a->p.ip[1] == 1 ? (float)(1.0 / (double)len) : 1.0f;
@@ -593,10 +580,10 @@ ml_status ml_cuda_max(const ml_kernel_args *a)
         outer = inner = 1;
         len = ml_tensor_numel(in);
     } else {
-        int axis = ml_cuda_axis(a->p.ip[0], in->ndim);
-        if (axis < 0 || !shape_minus_axis(in, axis, &a->out))
+        int axis = ml_plan_axis(a->p.ip[0], in->ndim);
+        if (axis < 0 || !ml_plan_shape_minus_axis(in, axis, &a->out))
             return ml_cuda_shape_error(a, "output is not the input less the axis");
-        ml_cuda_split(in, axis, &outer, &len, &inner);
+        ml_plan_split(in, axis, &outer, &len, &inner);
     }
     if (len == 0 && outer * inner > 0)
         return ml_cuda_shape_error(a, "maximum over an empty axis");
@@ -659,7 +646,7 @@ ml_status ml_cuda_argmax(const ml_kernel_args *a)
 {
     int64_t rows, cols;
     if (a->n_in < 1 || rows_cols(&a->in[0], &rows, &cols) ||
-        !shape_minus_axis(&a->in[0], a->in[0].ndim - 1, &a->out))
+        !ml_plan_shape_minus_axis(&a->in[0], a->in[0].ndim - 1, &a->out))
         return ml_cuda_shape_error(a, "output is not the input less its last axis");
     if (cols == 0 && ml_tensor_numel(&a->out) > 0)
         return ml_cuda_shape_error(a, "argmax over an empty axis");
