@@ -11,6 +11,7 @@ static const char usage_text[] =
     "Score a model file on a dataset file: accuracy, misclassification, negative\n"
     "log-likelihood, precision and recall of each class, and the confusion matrix\n"
     "(rows: true class, columns: predicted class).  MODEL or DATA may be '-'.\n"
+    "Data without labels can only be predicted (--predict).\n"
     "\n"
     "  -p, --predict FILE    also write the predicted class and the class\n"
     "                        probabilities of every example: HDF5 to FILE, or\n"
@@ -159,13 +160,23 @@ int main(int argc, char **argv)
     ml_eval_result *r = NULL;
     ml_tensor *probs = NULL;
     ml_dataset_load_opts load = {.flatten = 1};
-    if (ml_model_load(model_path, &m, NULL) != ML_OK || ml_dataset_load(data_path, &load, &d) != ML_OK ||
-        ml_evaluate(m, d, batch, device, &r, predict ? &probs : NULL) != ML_OK) {
+    if (ml_model_load(model_path, &m, NULL) != ML_OK || ml_dataset_load(data_path, &load, &d) != ML_OK) {
+        status = cli_failed();
+        goto done;
+    }
+    if (!d->y && !predict) {
+        status = cli_error("%s: no labels y to score the model against (--predict writes predictions)", d->name);
+        goto done;
+    }
+    /* Data without labels can still be predicted; with labels they are scored too. */
+    ml_status st = d->y ? ml_evaluate(m, d, batch, device, &r, predict ? &probs : NULL)
+                        : ml_predict(m, d, batch, device, &probs);
+    if (st != ML_OK) {
         status = cli_failed();
         goto done;
     }
     status = predict ? write_predictions(predict, probs) : 0;
-    if (status == 0)
+    if (status == 0 && r)
         print_report(predict && strcmp(predict, "-") == 0 ? stderr : stdout, r, d, quiet);
 done:
     ml_tensor_free(probs);

@@ -295,3 +295,19 @@ Try 'ml-eval --help' for more information." ]
     run -2 --separate-stderr ml-eval model.h5 valid.h5 -p
     [ "${stderr_lines[0]}" = "ml-eval: option '-p' requires an argument" ]
 }
+
+@test "data without labels: --predict works, scoring says why it cannot" {
+    /usr/bin/python3 -c 'import h5py' 2>/dev/null || skip "python3-h5py is not installed"
+    /usr/bin/python3 - <<'PY'
+import h5py
+with h5py.File("valid.h5", "r") as src, h5py.File("nolabels.h5", "w") as dst:
+    dst["X"] = src["X"][...]
+PY
+    run -1 --separate-stderr ml-eval model.h5 nolabels.h5
+    [ "$stderr" = "ml-eval: nolabels.h5: no labels y to score the model against (--predict writes predictions)" ]
+    run -0 --separate-stderr ml-eval --predict - model.h5 nolabels.h5
+    n=$(/usr/bin/python3 -c 'import h5py; print(h5py.File("nolabels.h5")["X"].shape[0])')
+    [ "${#lines[@]}" -eq $((n + 1)) ]
+    [ "${lines[0]%%,p0*}" = "index,predicted" ]
+    [ -z "$stderr" ]
+}

@@ -29,40 +29,23 @@ double ml_eval_recall(const ml_eval_result *r, int64_t k)
     return actual ? (double)r->confusion[k * r->n_classes + k] / (double)actual : NAN;
 }
 
-ml_status ml_evaluate(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_device device,
-                      ml_eval_result **result, ml_tensor **probabilities)
+ml_status ml_predict(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_device device,
+                     ml_tensor **probabilities)
 {
-    *result = NULL;
-    if (probabilities)
-        *probabilities = NULL;
+    *probabilities = NULL;
     int64_t k = ml_model_n_classes(m), n = ml_dataset_n_examples(d);
     if (k <= 0)
         return ml_error(ML_EINVAL, "the model has no Softmax output to score classes with");
-    if (!d->y || d->y->dtype != ML_I32)
-        return ml_error(ML_EINVAL, "%s: the data have no class labels y", d->name);
     if (ml_dataset_n_features(d) != ml_space_size(&m->input_space)) {
         char sp[96];
         return ml_error(ML_ESHAPE, "%s: rows of %lld values do not fit the model's input %s", d->name,
                         (long long)ml_dataset_n_features(d), ml_space_describe(&m->input_space, sp, sizeof sp));
     }
-    const int32_t *labels = ml_tensor_i32(d->y);
-    for (int64_t i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= k)
-            return ml_error(ML_ESHAPE, "%s:/y: row %lld has label %d, outside the model's 0..%lld", d->name,
-                            (long long)i, labels[i], (long long)k - 1);
-    ml_eval_result *r = ml_calloc(1, sizeof *r);
     ml_tensor *probs = ml_tensor_new(ML_F32, 2, (int64_t[]){n, k}, ML_CPU);
     ml_graph *g = ml_graph_new();
     ml_fn *fn = NULL;
     ml_tensor *x_dev = NULL;
-    ml_status st = r && probs && g ? ML_OK : ML_ENOMEM;
-    if (st == ML_OK) {
-        r->n_examples = n;
-        r->n_classes = k;
-        r->confusion = ml_calloc((size_t)(k * k), sizeof *r->confusion);
-        if (!r->confusion)
-            st = ML_ENOMEM;
-    }
+    ml_status st = probs && g ? ML_OK : ML_ENOMEM;
     if (st == ML_OK)
         st = ml_model_to_device(m, device);
     if (st == ML_OK)
@@ -87,10 +70,51 @@ ml_status ml_evaluate(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_d
         if (st == ML_OK)
             st = ml_tensor_copy(&rows, ml_fn_output(fn, 0));
     }
-    const float *pr = st == ML_OK ? ml_tensor_f32(probs) : NULL;
+    ml_fn_free(fn);
+    ml_graph_free(g);
+    ml_tensor_free(x_dev);
+    if (st == ML_OK && device != ML_CPU)
+        st = ml_model_to_device(m, ML_CPU);
+    if (st != ML_OK) {
+        ml_tensor_free(probs);
+        return st;
+    }
+    *probabilities = probs;
+    return ML_OK;
+}
+
+ml_status ml_evaluate(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_device device,
+                      ml_eval_result **result, ml_tensor **probabilities)
+{
+    *result = NULL;
+    if (probabilities)
+        *probabilities = NULL;
+    int64_t k = ml_model_n_classes(m), n = ml_dataset_n_examples(d);
+    if (k <= 0)
+        return ml_error(ML_EINVAL, "the model has no Softmax output to score classes with");
+    if (!d->y || d->y->dtype != ML_I32)
+        return ml_error(ML_EINVAL, "%s: the data have no class labels y", d->name);
+    const int32_t *labels = ml_tensor_i32(d->y);
+    for (int64_t i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= k)
+            return ml_error(ML_ESHAPE, "%s:/y: row %lld has label %d, outside the model's 0..%lld", d->name,
+                            (long long)i, labels[i], (long long)k - 1);
+    ml_tensor *probs = NULL;
+    ML_TRY(ml_predict(m, d, batch_size, device, &probs));
+    ml_eval_result *r = ml_calloc(1, sizeof *r);
+    if (r)
+        r->confusion = ml_calloc((size_t)(k * k), sizeof *r->confusion);
+    if (!r || !r->confusion) {
+        ml_eval_result_free(r);
+        ml_tensor_free(probs);
+        return ML_ENOMEM;
+    }
+    r->n_examples = n;
+    r->n_classes = k;
+    const float *pr = ml_tensor_f32(probs);
     double nll = 0;
     int64_t wrong = 0;
-    for (int64_t i = 0; pr && i < n; i++) {
+    for (int64_t i = 0; i < n; i++) {
         const float *row = pr + i * k;
         int64_t best = 0;
         for (int64_t c = 1; c < k; c++)
@@ -102,20 +126,8 @@ ml_status ml_evaluate(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_d
         wrong += best != labels[i];
         r->confusion[labels[i] * k + best]++;
     }
-    if (st == ML_OK) {
-        r->nll = n ? nll / (double)n : NAN;
-        r->misclass = n ? (double)wrong / (double)n : NAN;
-    }
-    ml_fn_free(fn);
-    ml_graph_free(g);
-    ml_tensor_free(x_dev);
-    if (st == ML_OK && device != ML_CPU)
-        st = ml_model_to_device(m, ML_CPU);
-    if (st != ML_OK) {
-        ml_eval_result_free(r);
-        ml_tensor_free(probs);
-        return st;
-    }
+    r->nll = n ? nll / (double)n : NAN;
+    r->misclass = n ? (double)wrong / (double)n : NAN;
     *result = r;
     if (probabilities)
         *probabilities = probs;

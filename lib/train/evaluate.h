@@ -13,6 +13,11 @@ typedef struct {
     int64_t *confusion;  /* [n_classes][n_classes]: true class (row) x predicted (column) */
 } ml_eval_result;
 
+/* The class probabilities of every row of d: a new CPU tensor [N, K]. The data
+ * need no labels. */
+ml_status ml_predict(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_device device,
+                     ml_tensor **probabilities);
+
 /* Runs the model over d in batches; for a classifier fills the result and, when
  * probabilities is not NULL, a new CPU tensor [N, K] of class probabilities. */
 ml_status ml_evaluate(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_device device,
