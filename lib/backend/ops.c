@@ -45,6 +45,7 @@ static const char *const op_names[ML_OP_COUNT] = {
     [ML_OP_SQUARED_ERROR_BACK] = "squared_error_back",
     [ML_OP_MISCLASS] = "misclass",
     [ML_OP_MOMENTUM_STEP] = "momentum_step",
+    [ML_OP_MOMENTUM_MATMUL_STEP] = "momentum_matmul_step",
     [ML_OP_MAX_NORM] = "max_norm",
 };
 

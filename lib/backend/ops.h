@@ -132,6 +132,11 @@ typedef enum {
      * (Pylearn2's W_lr_scale).  With lr' = lr * fp[0]:
      * v = mu*v - lr'*g; p += v (ip[0] = 1: Nesterov, p += mu*v - lr'*g). */
     ML_OP_MOMENTUM_STEP,
+    /* The same step with the gradient as a matrix product, fused so the gradient
+     * is never stored: in: param, velocity, A, B, lr, momentum; ip[0], ip[1]:
+     * transpose A, B; fp[0]: lr scale.  v = mu*v - lr' * op(A) op(B) (one GEMM
+     * with beta = mu); p += v.  Plain momentum only (not Nesterov). */
+    ML_OP_MOMENTUM_MATMUL_STEP,
     /* in: param (SHARED), updated in place: each unit's weight vector is scaled so
      * its L2 norm is at most fp[0] (w *= min(norm, fp[0]) / (1e-7 + norm), Pylearn2's
      * max_col_norm).  ip[0] = 0: units are the columns of a 2-D [in, out] matrix;

@@ -182,7 +182,7 @@ static int is_f32(const char *what, const ml_node *x)
                  ml_node_describe(x, d, sizeof d));
         return 0;
     }
-    if (x->op == ML_OP_SCALAR || x->op == ML_OP_MOMENTUM_STEP) {
+    if (x->op == ML_OP_SCALAR || x->op == ML_OP_MOMENTUM_STEP || x->op == ML_OP_MOMENTUM_MATMUL_STEP) {
         char d[160];
         ml_error(ML_EINVAL, "%s: %s is not a tensor value", what, ml_node_describe(x, d, sizeof d));
         return 0;
@@ -611,8 +611,20 @@ ml_node *ml_momentum_step(ml_graph *g, ml_node *param, ml_node *velocity, ml_nod
     if (!ml_shape_equal(param->ndim, param->shape, velocity->ndim, velocity->shape) ||
         !ml_shape_equal(param->ndim, param->shape, grad->ndim, grad->shape))
         return shape_error("momentum step: param, velocity and gradient differ", param, grad);
-    ml_node *n = graph_add_node(g, ML_OP_MOMENTUM_STEP, ML_F32, 0, NULL, 5,
-                                (ml_node *[]){param, velocity, grad, lr, momentum});
+    ml_node *n;
+    if (!nesterov && grad->op == ML_OP_MATMUL) {
+        /* A weight's gradient is one matrix product: fold it into the velocity's GEMM. */
+        n = graph_add_node(g, ML_OP_MOMENTUM_MATMUL_STEP, ML_F32, 0, NULL, 6,
+                           (ml_node *[]){param, velocity, grad->in[0], grad->in[1], lr, momentum});
+        if (n) {
+            n->p.ip[0] = grad->p.ip[0];
+            n->p.ip[1] = grad->p.ip[1];
+            n->p.fp[0] = lr_scale;
+        }
+        return n;
+    }
+    n = graph_add_node(g, ML_OP_MOMENTUM_STEP, ML_F32, 0, NULL, 5,
+                       (ml_node *[]){param, velocity, grad, lr, momentum});
     if (n) {
         n->p.ip[0] = nesterov ? 1 : 0;
         n->p.fp[0] = lr_scale;

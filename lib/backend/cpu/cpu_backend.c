@@ -23,29 +23,56 @@ ml_status ml_cpu_shape_error(const ml_kernel_args *a, const char *why)
 
 /* out[M, N] = op(A) op(B), transposes by BLAS flags: the leading dimensions are
  * those of the stored matrices. */
-ml_status ml_cpu_matmul(const ml_kernel_args *a)
+/* C = alpha op(A) op(B) + beta C for 2-D row-major A, B and C. */
+static ml_status gemm_into(const ml_kernel_args *a, const ml_tensor *A, const ml_tensor *B, const ml_tensor *Ct,
+                           int ta, int tb, float alpha, float beta)
 {
-    const ml_tensor *A = &a->in[0], *B = &a->in[1];
-    if (a->n_in != 2 || A->ndim != 2 || B->ndim != 2 || a->out.ndim != 2)
+    if (A->ndim != 2 || B->ndim != 2 || Ct->ndim != 2)
         return ml_cpu_shape_error(a, "operands must be matrices");
-    int ta = a->p.ip[0] != 0, tb = a->p.ip[1] != 0;
     int64_t M = ta ? A->shape[1] : A->shape[0];
     int64_t K = ta ? A->shape[0] : A->shape[1];
     int64_t KB = tb ? B->shape[1] : B->shape[0];
     int64_t N = tb ? B->shape[0] : B->shape[1];
-    if (K != KB || a->out.shape[0] != M || a->out.shape[1] != N)
+    if (K != KB || Ct->shape[0] != M || Ct->shape[1] != N)
         return ml_cpu_shape_error(a, "inner dimensions or output shape differ");
-    float *C = ml_tensor_f32(&a->out);
+    float *C = ml_tensor_f32(Ct);
     if (M == 0 || N == 0)
         return ML_OK;
     if (K == 0) {
-        memset(C, 0, (size_t)(M * N) * sizeof *C);
+        for (int64_t i = 0; i < M * N; i++)
+            C[i] = beta == 0.0f ? 0.0f : beta * C[i];
         return ML_OK;
     }
     int lda = (int)A->shape[1], ldb = (int)B->shape[1];
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, 1.0f, ml_tensor_f32(A), lda > 0 ? lda : 1,
-                ml_tensor_f32(B), ldb > 0 ? ldb : 1, 0.0f, C, (int)N);
+                (int)M, (int)N, (int)K, alpha, ml_tensor_f32(A), lda > 0 ? lda : 1,
+                ml_tensor_f32(B), ldb > 0 ? ldb : 1, beta, C, (int)N);
+    return ML_OK;
+}
+
+ml_status ml_cpu_matmul(const ml_kernel_args *a)
+{
+    if (a->n_in != 2)
+        return ml_cpu_shape_error(a, "operands must be matrices");
+    return gemm_into(a, &a->in[0], &a->in[1], &a->out, a->p.ip[0] != 0, a->p.ip[1] != 0, 1.0f, 0.0f);
+}
+
+/* The gradient's GEMM accumulates straight into the velocity (beta = momentum),
+ * saving a pass that writes the gradient and one that reads it back. */
+ml_status ml_cpu_momentum_matmul_step(const ml_kernel_args *a)
+{
+    if (a->n_in != 6)
+        return ml_cpu_shape_error(a, "needs param, velocity, A, B, lr and momentum");
+    const ml_tensor *P = &a->in[0], *V = &a->in[1];
+    if (ml_tensor_numel(P) != ml_tensor_numel(V))
+        return ml_cpu_shape_error(a, "param and velocity sizes differ");
+    float lr = a->scalar[0] * a->p.fp[0], mu = a->scalar[1];
+    ML_TRY(gemm_into(a, &a->in[2], &a->in[3], V, a->p.ip[0] != 0, a->p.ip[1] != 0, -lr, mu));
+    float *restrict p = ml_tensor_f32(P);
+    const float *restrict v = ml_tensor_f32(V);
+    int64_t n = ml_tensor_numel(P);
+    for (int64_t i = 0; i < n; i++)
+        p[i] += v[i];
     return ML_OK;
 }
 
@@ -132,6 +159,7 @@ static const ml_backend cpu_backend = {
             [ML_OP_SQUARED_ERROR_BACK] = ml_cpu_squared_error_back,
             [ML_OP_MISCLASS] = ml_cpu_misclass,
             [ML_OP_MOMENTUM_STEP] = ml_cpu_momentum_step,
+            [ML_OP_MOMENTUM_MATMUL_STEP] = ml_cpu_momentum_matmul_step,
             [ML_OP_MAX_NORM] = ml_cpu_max_norm,
         },
     .workspace_bytes = cpu_workspace_bytes,

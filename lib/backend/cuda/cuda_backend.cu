@@ -138,33 +138,71 @@ static const ml_device_memory cuda_memory = {"cuda", cuda_alloc, cuda_free, cuda
 
 /* ---- Matrix product ---- */
 
-ml_status ml_cuda_matmul(const ml_kernel_args *a)
+/* x[i] = x[i] * scale + y[i] * weight, grid-stride. */
+__global__ void k_scale_add(float *__restrict__ x, const float *__restrict__ y, float scale, float weight,
+                            int64_t n)
 {
-    const ml_tensor *A = &a->in[0], *B = &a->in[1];
-    if (a->n_in != 2 || A->ndim != 2 || B->ndim != 2 || a->out.ndim != 2)
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        x[i] = x[i] * scale + (y ? y[i] * weight : 0.0f);
+}
+
+static ml_status scale_add(float *x, const float *y, float scale, float weight, int64_t n)
+{
+    k_scale_add<<<ml_cuda_blocks(n), ML_CUDA_THREADS, 0, g_stream>>>(x, y, scale, weight, n);
+    ML_CUDA_LAUNCHED();
+    return ML_OK;
+}
+
+/* C = alpha op(A) op(B) + beta C for 2-D row-major A, B and C. */
+static ml_status gemm_into(const ml_kernel_args *a, const ml_tensor *A, const ml_tensor *B, const ml_tensor *Ct,
+                           int ta, int tb, float alpha, float beta)
+{
+    if (A->ndim != 2 || B->ndim != 2 || Ct->ndim != 2)
         return ml_cuda_shape_error(a, "operands must be matrices");
-    int ta = a->p.ip[0] != 0, tb = a->p.ip[1] != 0;
     int64_t M = ta ? A->shape[1] : A->shape[0];
     int64_t K = ta ? A->shape[0] : A->shape[1];
     int64_t KB = tb ? B->shape[1] : B->shape[0];
     int64_t N = tb ? B->shape[0] : B->shape[1];
-    if (K != KB || a->out.shape[0] != M || a->out.shape[1] != N)
+    if (K != KB || Ct->shape[0] != M || Ct->shape[1] != N)
         return ml_cuda_shape_error(a, "inner dimensions or output shape differ");
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
         return ml_cuda_shape_error(a, "dimensions too large for cuBLAS");
-    float *C = ml_cuda_f32(&a->out);
+    float *C = ml_cuda_f32(Ct);
     if (M == 0 || N == 0)
         return ML_OK;
     if (K == 0) {
-        ML_CUDA_CHECK(cudaMemsetAsync(C, 0, (size_t)(M * N) * sizeof(float), g_stream));
+        if (beta == 0.0f)
+            ML_CUDA_CHECK(cudaMemsetAsync(C, 0, (size_t)(M * N) * sizeof(float), g_stream));
+        else
+            ML_TRY(scale_add(C, NULL, beta, 0.0f, M * N));
         return ML_OK;
     }
-    const float one = 1.0f, zero = 0.0f;
     int lda = (int)A->shape[1], ldb = (int)B->shape[1];
     ML_CUBLAS_CHECK(cublasSgemm(g_cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                (int)N, (int)M, (int)K, &one, ml_cuda_f32(B), ldb > 0 ? ldb : 1,
-                                ml_cuda_f32(A), lda > 0 ? lda : 1, &zero, C, (int)N));
+                                (int)N, (int)M, (int)K, &alpha, ml_cuda_f32(B), ldb > 0 ? ldb : 1,
+                                ml_cuda_f32(A), lda > 0 ? lda : 1, &beta, C, (int)N));
     return ML_OK;
+}
+
+ml_status ml_cuda_matmul(const ml_kernel_args *a)
+{
+    if (a->n_in != 2)
+        return ml_cuda_shape_error(a, "operands must be matrices");
+    return gemm_into(a, &a->in[0], &a->in[1], &a->out, a->p.ip[0] != 0, a->p.ip[1] != 0, 1.0f, 0.0f);
+}
+
+/* The gradient's GEMM accumulates straight into the velocity (beta = momentum). */
+ml_status ml_cuda_momentum_matmul_step(const ml_kernel_args *a)
+{
+    if (a->n_in != 6)
+        return ml_cuda_shape_error(a, "needs param, velocity, A, B, lr and momentum");
+    const ml_tensor *P = &a->in[0], *V = &a->in[1];
+    int64_t n = ml_tensor_numel(P);
+    if (n != ml_tensor_numel(V))
+        return ml_cuda_shape_error(a, "param and velocity sizes differ");
+    float lr = a->scalar[0] * a->p.fp[0], mu = a->scalar[1];
+    ML_TRY(gemm_into(a, &a->in[2], &a->in[3], V, a->p.ip[0] != 0, a->p.ip[1] != 0, -lr, mu));
+    return scale_add(ml_cuda_f32(P), ml_cuda_f32(V), 1.0f, 1.0f, n);
 }
 
 ml_status ml_cuda_const(const ml_kernel_args *a)
@@ -213,6 +251,7 @@ static void table_fill(ml_backend *b)
     ml_kernel_fn *k = b->kernel;
     k[ML_OP_CONST] = ml_cuda_const;
     k[ML_OP_MATMUL] = ml_cuda_matmul;
+    k[ML_OP_MOMENTUM_MATMUL_STEP] = ml_cuda_momentum_matmul_step;
     k[ML_OP_ADD] = ml_cuda_binary;
     k[ML_OP_SUB] = ml_cuda_binary;
     k[ML_OP_MUL] = ml_cuda_binary;
