@@ -22,6 +22,7 @@
 #include "io/records.h"
 #include "space/space.h"
 #include "data/dataset.h"
+#include "data/iterator.h"
 #include "model/model.h"
 #include "model/cost.h"
 #include "train/train.h"
@@ -31,6 +32,9 @@
 #include "config/components.h"
 #include "config/experiment.h"
 #include "data/idx.h"
+#include "data/csv.h"
+#include "data/npy.h"
+#include "data/h5import.h"
 #include "data/preprocess.h"
 
 #include "core/version.h"

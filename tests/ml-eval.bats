@@ -209,7 +209,7 @@ true\\pred	0	1	2
     ml-preprocess import idx img.idx -o noy.h5
     run -1 --separate-stderr ml-eval model.h5 noy.h5
     [ -z "$output" ]
-    [ "$stderr" = "ml-eval: noy.h5: the data have no class labels y" ]
+    [ "$stderr" = "ml-eval: noy.h5: no labels y to score the model against (--predict writes predictions)" ]
 }
 
 # ---- bad files ------------------------------------------------------------------

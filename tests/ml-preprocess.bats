@@ -49,7 +49,7 @@ Try 'ml-preprocess --help' for more information." ]
 
 @test "a missing command, operand or option argument is a usage error" {
     run -2 --separate-stderr ml-preprocess
-    [ "${stderr_lines[0]}" = "ml-preprocess: missing command (import, split, shuffle, standardize or info)" ]
+    [ "${stderr_lines[0]}" = "ml-preprocess: missing command (import, split, shuffle, standardize, gcn, remove-mean, zca, pca, lcn, patches, apply, pipeline or info)" ]
     [ "${stderr_lines[1]}" = "Try 'ml-preprocess --help' for more information." ]
     run -2 --separate-stderr ml-preprocess shuffle -o out.h5
     [ "${stderr_lines[0]}" = "ml-preprocess: shuffle: missing IN" ]
@@ -63,8 +63,8 @@ Try 'ml-preprocess --help' for more information." ]
     [ "${stderr_lines[0]}" = "ml-preprocess: option '--counts' requires an argument" ]
     run -2 --separate-stderr ml-preprocess frobnicate x
     [ "${stderr_lines[0]}" = "ml-preprocess: unknown command 'frobnicate'" ]
-    run -2 --separate-stderr ml-preprocess import csv x.csv -o out.h5
-    [ "${stderr_lines[0]}" = "ml-preprocess: import: unknown format 'csv' (known: idx)" ]
+    run -2 --separate-stderr ml-preprocess import xls x.xls -o out.h5
+    [ "${stderr_lines[0]}" = "ml-preprocess: import: unknown format 'xls' (known: idx, csv, npy, hdf5)" ]
     [ ! -e out.h5 ]
 }
 

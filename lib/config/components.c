@@ -1,11 +1,16 @@
 /* The components of the experiment language: one table per Pylearn2 class,
  * whose constructor fills the structures of the layers below. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "config/components.h"
+#include "config/experiment.h"
 #include "core/alloc.h"
 #include "data/dataset.h"
+#include "data/idx.h"
 #include "model/cost.h"
 #include "model/model.h"
 #include "train/train.h"
@@ -78,12 +83,274 @@ static const ml_component hdf5_dataset = {
     hdf5_dataset_params, hdf5_dataset_construct, hdf5_dataset_destroy,
     "examples X and targets y of a dataset file, optionally rows start to stop"};
 
+/* ==== issue 4 (data): MNIST ==== */
+
+static const ml_cfg_param mnist_params[] = {
+    {.name = "which_set", .type = ML_CFG_T_STRING, .required = 1, .doc = "'train' (60000 examples) or 'test' (10000)"},
+    {.name = "start", .type = ML_CFG_T_INT, .def = "0", .doc = "first example to use"},
+    {.name = "stop", .type = ML_CFG_T_INT, .doc = "one past the last example to use (default: the end)"},
+    {.name = "center", .type = ML_CFG_T_BOOL, .def = "false",
+     .doc = "subtract the mean image of the examples kept (after start/stop), as Pylearn2 does"},
+    {.name = "shuffle", .type = ML_CFG_T_BOOL, .def = "false",
+     .doc = "shuffle the examples (fixed seed 1), before start/stop are applied"},
+    {.name = "one_hot", .type = ML_CFG_T_BOOL, .def = "false",
+     .doc = "accepted for Pylearn2's files; the labels stay class indices, which every cost takes"},
+    {.name = "binarize", .type = ML_CFG_T_BOOL, .def = "false", .doc = "pixels above 0.5 become 1, the others 0"},
+    {.name = "path", .type = ML_CFG_T_STRING,
+     .doc = "folder of the IDX files (default: ${PYLEARN2_DATA_PATH}/mnist)"},
+    {0}};
+
+/* dir/name, or dir/name.gz when only that exists; NULL (with a message) if neither. */
+static char *mnist_file(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 8;
+    char *p = ml_malloc(len);
+    if (!p)
+        return NULL;
+    snprintf(p, len, "%s/%s", dir, name);
+    if (access(p, R_OK) == 0)
+        return p;
+    snprintf(p, len, "%s/%s.gz", dir, name);
+    if (access(p, R_OK) == 0)
+        return p;
+    ml_error(ML_EIO, "MNIST: neither %s/%s nor %s/%s.gz can be read", dir, name, dir, name);
+    ml_free(p);
+    return NULL;
+}
+
+static ml_status mnist_construct(ml_cfg_args *a, void **out)
+{
+    const char *which, *dir;
+    char dirbuf[4096];
+    int64_t start, stop = 0;
+    int center, shuffle, one_hot, binarize;
+    ML_TRY(ml_cfg_args_string(a, "which_set", &which));
+    if (strcmp(which, "train") != 0 && strcmp(which, "test") != 0)
+        return ml_cfg_args_error(a, "which_set", ML_EINVAL, "must be 'train' or 'test', not '%s'", which);
+    ML_TRY(ml_cfg_args_int64(a, "start", &start));
+    int has_stop = ml_cfg_args_has(a, "stop");
+    if (has_stop)
+        ML_TRY(ml_cfg_args_int64(a, "stop", &stop));
+    if (start < 0)
+        return ml_cfg_args_error(a, "start", ML_EINVAL, "must not be negative");
+    if (has_stop && stop <= start)
+        return ml_cfg_args_error(a, "stop", ML_EINVAL, "must be greater than start");
+    ML_TRY(ml_cfg_args_bool(a, "center", &center));
+    ML_TRY(ml_cfg_args_bool(a, "shuffle", &shuffle));
+    ML_TRY(ml_cfg_args_bool(a, "one_hot", &one_hot));
+    ML_TRY(ml_cfg_args_bool(a, "binarize", &binarize));
+    if (ml_cfg_args_has(a, "path")) {
+        ML_TRY(ml_cfg_args_string(a, "path", &dir));
+    } else {
+        const char *root = getenv("PYLEARN2_DATA_PATH");
+        if (!root || !*root)
+            return ml_cfg_args_error(a, "which_set", ML_EINVAL,
+                                     "PYLEARN2_DATA_PATH is not set (the IDX files are read from ${PYLEARN2_DATA_PATH}/mnist)");
+        snprintf(dirbuf, sizeof dirbuf, "%s/mnist", root);
+        dir = dirbuf;
+    }
+    int train_set = strcmp(which, "train") == 0;
+    char *images = mnist_file(dir, train_set ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte");
+    char *labels = images ? mnist_file(dir, train_set ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte") : NULL;
+    if (!labels) {
+        ml_free(images);
+        return ML_EIO;
+    }
+    ml_dataset *all = NULL, *d = NULL;
+    ml_status st = ml_idx_import(images, labels, NULL, &all);
+    ml_free(images);
+    ml_free(labels);
+    if (st != ML_OK)
+        return st;
+    int64_t n = ml_dataset_n_examples(all);
+    if (!has_stop)
+        stop = n;
+    if (stop > n || start >= stop) {
+        ml_dataset_free(all);
+        return ml_cfg_args_error(a, has_stop ? "stop" : "start", ML_EINVAL,
+                                 "rows %lld to %lld do not lie in the %lld examples of the %s set", (long long)start,
+                                 (long long)stop, (long long)n, which);
+    }
+    if (shuffle) {
+        int32_t *perm = ml_malloc((size_t)(n + 1) * sizeof *perm);
+        if (!perm) {
+            ml_dataset_free(all);
+            return ML_ENOMEM;
+        }
+        ml_rng rng;
+        ml_rng_seed(&rng, 1);
+        ml_rng_permutation(&rng, perm, n);
+        st = ml_dataset_take_rows(all, perm + start, stop - start, &d);
+        ml_free(perm);
+    } else {
+        int32_t *idx = ml_malloc((size_t)(stop - start + 1) * sizeof *idx);
+        if (!idx)
+            st = ML_ENOMEM;
+        for (int64_t i = 0; idx && i < stop - start; i++)
+            idx[i] = (int32_t)(start + i);
+        if (st == ML_OK)
+            st = ml_dataset_take_rows(all, idx, stop - start, &d);
+        ml_free(idx);
+    }
+    ml_dataset_free(all);
+    if (st != ML_OK)
+        return st;
+    int64_t rows = ml_dataset_n_examples(d), cols = ml_dataset_n_features(d);
+    float *x = ml_tensor_f32(d->X);
+    if (binarize)
+        for (int64_t i = 0; i < rows * cols; i++)
+            x[i] = x[i] > 0.5f ? 1.0f : 0.0f;
+    if (center && rows > 0) {
+        double *mean = ml_calloc((size_t)cols, sizeof *mean);
+        if (!mean) {
+            ml_dataset_free(d);
+            return ML_ENOMEM;
+        }
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++)
+                mean[j] += x[i * cols + j];
+        for (int64_t j = 0; j < cols; j++)
+            mean[j] /= (double)rows;
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++)
+                x[i * cols + j] -= (float)mean[j];
+        ml_free(mean);
+    }
+    (void)one_hot;
+    *out = d;
+    return ML_OK;
+}
+
+static const ml_component mnist = {
+    "MNIST", ALIASES("pylearn2.datasets.mnist.MNIST"), "dataset", mnist_params, mnist_construct,
+    hdf5_dataset_destroy,
+    "the MNIST-format IDX files of ${PYLEARN2_DATA_PATH}/mnist (raw or .gz), pixels scaled to [0, 1]"};
+
+/* ==== end of issue 4 (data): MNIST ==== */
+
+/* ==== issue 4 (data): TransformerDataset ==== */
+
+static const ml_cfg_param transformer_dataset_params[] = {
+    {.name = "raw", .type = ML_CFG_T_OBJECT, .category = "dataset", .required = 1, .doc = "the dataset to transform"},
+    {.name = "transformer", .type = ML_CFG_T_STRING, .required = 1, .doc = "a model file written by ml-train or ml-init"},
+    {.name = "layer", .type = ML_CFG_T_STRING,
+     .doc = "the layer whose outputs are the new examples (default: the top layer that is not a Softmax)"},
+    {0}};
+
+/* The outputs of layer `top` (0-based) of m for every row of raw, computed
+ * once on the CPU in batches. */
+static ml_status transform_rows(ml_model *m, int top, const ml_dataset *raw, ml_tensor **out)
+{
+    enum { BATCH = 1000 };
+    ml_graph *g = ml_graph_new();
+    if (!g)
+        return ML_ENOMEM;
+    ml_fn *fn = NULL;
+    ml_tensor *X = NULL;
+    int64_t n = ml_dataset_n_examples(raw), d_in = ml_dataset_n_features(raw);
+    int saved = m->n_layers;
+    ml_status st = ml_model_bind(m, g);
+    ml_node *x = ml_input(g, "X", ML_F32, 2, (int64_t[]){ML_BATCH, d_in});
+    m->n_layers = top + 1;
+    ml_node *h = st == ML_OK ? ml_model_fprop(m, g, x, NULL) : NULL;
+    m->n_layers = saved;
+    if (st == ML_OK && h && h->ndim != 2)
+        h = ml_flatten(g, h);
+    if (st == ML_OK && !h)
+        st = ML_ESHAPE;
+    if (st == ML_OK) {
+        ml_fn_spec spec = {.n_inputs = 1, .inputs = &x, .n_outputs = 1, .outputs = &h,
+                           .max_batch = n < BATCH ? (n ? n : 1) : BATCH, .device = ML_CPU};
+        st = ml_fn_compile(g, &spec, &fn);
+    }
+    ml_tensor rows;
+    ml_tensor *in[1] = {&rows};
+    for (int64_t start = 0; st == ML_OK && start < n; start += BATCH) {
+        int64_t count = n - start < BATCH ? n - start : BATCH;
+        ml_tensor_point_rows(&rows, raw->X, start, count);
+        if ((st = ml_fn_call(fn, in)) != ML_OK)
+            break;
+        const ml_tensor *o = ml_fn_output(fn, 0);
+        if (!X && !(X = ml_tensor_new(ML_F32, 2, (int64_t[]){n, o->shape[1]}, ML_CPU))) {
+            st = ML_ENOMEM;
+            break;
+        }
+        memcpy(ml_tensor_f32(X) + start * o->shape[1], ml_tensor_data(o), (size_t)(count * o->shape[1]) * sizeof(float));
+    }
+    if (st == ML_OK && !X)
+        st = ml_error(ML_EINVAL, "%s: the dataset has no examples", raw->name);
+    ml_fn_free(fn);
+    ml_graph_free(g);
+    if (st != ML_OK) {
+        ml_tensor_free(X);
+        return st;
+    }
+    *out = X;
+    return ML_OK;
+}
+
+static ml_status transformer_dataset_construct(ml_cfg_args *a, void **out)
+{
+    void *obj;
+    const char *path, *layer_name = NULL;
+    ML_TRY(ml_cfg_args_object(a, "raw", NULL, &obj));
+    const ml_dataset *raw = obj;
+    ML_TRY(ml_cfg_args_string(a, "transformer", &path));
+    if (ml_cfg_args_has(a, "layer"))
+        ML_TRY(ml_cfg_args_string(a, "layer", &layer_name));
+    ml_model *m = NULL;
+    ML_TRY(ml_model_load(path, &m, NULL));
+    int top = -1;
+    ml_status st = ML_OK;
+    for (int i = 0; i < m->n_layers; i++)
+        if (layer_name ? strcmp(m->layers[i]->name, layer_name) == 0 : m->layers[i]->kind != ML_LAYER_SOFTMAX)
+            top = i;
+    if (top < 0)
+        st = layer_name ? ml_cfg_args_error(a, "layer", ML_EINVAL, "%s has no layer '%s'", path, layer_name)
+                        : ml_cfg_args_error(a, "transformer", ML_EINVAL, "%s has no layer but a Softmax", path);
+    if (st == ML_OK && ml_dataset_n_features(raw) != ml_space_size(&m->input_space)) {
+        char sp[96];
+        st = ml_cfg_args_error(a, "raw", ML_ESHAPE, "rows of %lld values do not fit the input %s of %s",
+                               (long long)ml_dataset_n_features(raw), ml_space_describe(&m->input_space, sp, sizeof sp),
+                               path);
+    }
+    ml_dataset *d = NULL;
+    if (st == ML_OK && !(d = ml_dataset_new(raw->name)))
+        st = ML_ENOMEM;
+    if (st == ML_OK)
+        st = transform_rows(m, top, raw, &d->X);
+    if (st == ML_OK && raw->y) {
+        if (!(d->y = ml_tensor_new(raw->y->dtype, raw->y->ndim, raw->y->shape, ML_CPU)))
+            st = ML_ENOMEM;
+        else
+            st = ml_tensor_copy(d->y, raw->y);
+        d->n_classes = raw->n_classes;
+    }
+    if (st == ML_OK && raw->y_labels)
+        st = ml_dataset_set_y_labels(d, (const char *const *)raw->y_labels, raw->n_y_labels);
+    ml_model_free(m);
+    if (st != ML_OK) {
+        ml_dataset_free(d);
+        return st;
+    }
+    *out = d;
+    return ML_OK;
+}
+
+static const ml_component transformer_dataset = {
+    "TransformerDataset", ALIASES("pylearn2.datasets.transformer_dataset.TransformerDataset"), "dataset",
+    transformer_dataset_params, transformer_dataset_construct, hdf5_dataset_destroy,
+    "the examples of raw seen through a layer of a trained model (computed once, on the CPU), with raw's targets"};
+
+/* ==== end of issue 4 (data): TransformerDataset ==== */
+
 /* ---- spaces ---- */
 
 static const ml_cfg_param conv2d_space_params[] = {
     {.name = "shape", .type = ML_CFG_T_SHAPE, .required = 1, .doc = "rows and columns of an image"},
     {.name = "num_channels", .type = ML_CFG_T_INT, .def = "1", .doc = "channels of an image"},
-    {.name = "axes", .type = ML_CFG_T_ANY, .doc = "axis order; only ['b', 'c', 0, 1] (the layout of dataset files)"},
+    {.name = "axes", .type = ML_CFG_T_ANY, .doc = "axis order of a batch: ['b', 'c', 0, 1] (the layout of dataset files, default), ['b', 0, 1, 'c'] or ['c', 0, 1, 'b']; "
+            "rows of dataset files are converted to it"},
     {0}};
 
 static ml_status conv2d_space_construct(ml_cfg_args *a, void **out)
@@ -96,19 +363,27 @@ static ml_status conv2d_space_construct(ml_cfg_args *a, void **out)
     if (channels < 1)
         return ml_cfg_args_error(a, "num_channels", ML_EINVAL, "must be positive");
     const ml_cfg_node *axes = ml_cfg_args_node(a, "axes");
+    ml_axes order = ML_AXES_BC01;
     if (axes) {
-        static const char *const want[4] = {"b", "c", "0", "1"};
-        int ok = axes->kind == ML_CFG_SEQ && axes->n == 4;
-        for (size_t i = 0; ok && i < 4; i++)
-            ok = axes->items[i]->kind == ML_CFG_SCALAR && axes->items[i]->text &&
-                 strcmp(axes->items[i]->text, want[i]) == 0;
-        if (!ok)
-            return ml_cfg_args_error(a, "axes", ML_EINVAL, "must be ['b', 'c', 0, 1], the layout of dataset files");
+        /* issue 4 (data): the three axis orders of Pylearn2's Conv2DSpace */
+        static const char *const want[3][4] = {{"b", "c", "0", "1"}, {"b", "0", "1", "c"}, {"c", "0", "1", "b"}};
+        int found = -1;
+        for (int k = 0; found < 0 && k < 3; k++) {
+            int ok = axes->kind == ML_CFG_SEQ && axes->n == 4;
+            for (size_t i = 0; ok && i < 4; i++)
+                ok = axes->items[i]->kind == ML_CFG_SCALAR && axes->items[i]->text &&
+                     strcmp(axes->items[i]->text, want[k][i]) == 0;
+            if (ok)
+                found = k;
+        }
+        if (found < 0)
+            return ml_cfg_args_error(a, "axes", ML_EINVAL, "must be ['b', 'c', 0, 1], ['b', 0, 1, 'c'] or ['c', 0, 1, 'b']");
+        order = (ml_axes)found;
     }
     ml_space *s = ml_malloc(sizeof *s);
     if (!s)
         return ML_ENOMEM;
-    *s = ml_conv2d_space(channels, shape[0], shape[1]);
+    *s = ml_conv2d_space_axes(channels, shape[0], shape[1], order);
     *out = s;
     return ML_OK;
 }
@@ -696,7 +971,10 @@ static const ml_cfg_param sgd_params[] = {
     {.name = "termination_criterion", .type = ML_CFG_T_OBJECT, .category = "termination", .doc = "when to stop (default: never)"},
     {.name = "learning_rule", .type = ML_CFG_T_OBJECT, .category = "learning_rule", .doc = "how gradients become updates (default: plain steps)"},
     {.name = "train_iteration_mode", .type = ML_CFG_T_STRING, .def = "shuffled_sequential",
-     .doc = "order of the training examples: shuffled_sequential (new each epoch) or sequential"},
+     .doc = "order of the training batches: sequential, shuffled_sequential (a new permutation each epoch), "
+            "random_slice (a random contiguous slice per batch), random_uniform (examples drawn with replacement) "
+            "or batchwise_shuffled_sequential (the sequential batches in a shuffled order)"},
+    {.name = "monitoring_batches", .type = ML_CFG_T_INT, .doc = "batches of each monitoring dataset the monitor reads (default: all)"},
     {.name = "seed", .type = ML_CFG_T_ANY, .def = "[2012, 10, 5]", .doc = "seed of the shuffles and dropout masks"},
     {0}};
 
@@ -742,6 +1020,12 @@ static ml_status sgd_construct(ml_cfg_args *a, void **out)
             st = ml_cfg_args_error(a, "monitoring_batch_size", ML_EINVAL, "must be at least 1");
         s->monitoring_batch_size = v;
     }
+    if (st == ML_OK && ml_cfg_args_has(a, "monitoring_batches") &&
+        (st = ml_cfg_args_int64(a, "monitoring_batches", &v)) == ML_OK) {
+        if (v < 1)
+            st = ml_cfg_args_error(a, "monitoring_batches", ML_EINVAL, "must be at least 1");
+        s->monitoring_batches = v;
+    }
     if (st == ML_OK && ml_cfg_args_has(a, "cost") && (st = ml_cfg_args_object(a, "cost", NULL, &obj)) == ML_OK)
         s->cost = obj;
     if (st == ML_OK && ml_cfg_args_has(a, "termination_criterion") &&
@@ -755,13 +1039,13 @@ static ml_status sgd_construct(ml_cfg_args *a, void **out)
         s->nesterov = r->nesterov;
     }
     if (st == ML_OK && (st = ml_cfg_args_string(a, "train_iteration_mode", &mode)) == ML_OK) {
-        if (strcmp(mode, "shuffled_sequential") == 0)
-            s->iteration = ML_ITER_SHUFFLED_SEQUENTIAL;
-        else if (strcmp(mode, "sequential") == 0)
-            s->iteration = ML_ITER_SEQUENTIAL;
+        int m = ml_iteration_mode_parse(mode);
+        if (m >= 0)
+            s->iteration = (ml_iteration_mode)m;
         else
             st = ml_cfg_args_error(a, "train_iteration_mode", ML_EINVAL,
-                                   "must be 'shuffled_sequential' or 'sequential', not '%s'", mode);
+                                   "must be 'sequential', 'shuffled_sequential', 'random_slice', 'random_uniform' "
+                                   "or 'batchwise_shuffled_sequential', not '%s'", mode);
     }
     if (st == ML_OK)
         st = read_seed(a, "seed", &s->seed);
@@ -856,7 +1140,7 @@ ml_status ml_components_register(void)
     if (registered)
         return ML_OK;
     const ml_component *all[] = {
-        &train, &hdf5_dataset, &mlp, &conv2d_space, &vector_space, &linear, &sigmoid, &tanh_layer, &relu,
+        &train, &hdf5_dataset, &mnist, &transformer_dataset, &mlp, &conv2d_space, &vector_space, &linear, &sigmoid, &tanh_layer, &relu,
         &softmax, &conv_relu, &sgd, &momentum, &default_cost, &dropout_cost, &weight_decay, &l1_decay,
         &sum_of_costs, &epoch_counter, &monitor_based, &save_best,
     };

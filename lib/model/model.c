@@ -314,18 +314,29 @@ static void dropout_for(const ml_dropout_spec *d, const char *layer, float *prob
     }
 }
 
-/* Rows [batch, D] seen in a layer's input space. */
-static ml_node *as_space(ml_graph *g, ml_node *x, const ml_space *s)
+/* A layer's input x (rows [batch, D], or a batch of the layer's input space s)
+ * in the layout a layer computes with: flat rows, or b,c,0,1 images (a
+ * Conv2DSpace of another axis order is transposed, data/space.h). */
+static ml_node *as_space(ml_graph *g, ml_node *x, const ml_space *s, int want_images)
 {
-    if (s->kind == ML_SPACE_CONV2D)
+    if (want_images) {
+        if (x->ndim == 4 && s->kind == ML_SPACE_CONV2D && s->axes != ML_AXES_BC01) {
+            ml_space bc01 = ml_conv2d_space(s->channels, s->rows, s->cols);
+            return ml_space_convert_node(g, s, x, &bc01);
+        }
         return x->ndim == 4 ? x : ml_reshape(g, x, 4, (int64_t[]){ML_BATCH, s->channels, s->rows, s->cols});
+    }
+    if (x->ndim == 4 && s->kind == ML_SPACE_CONV2D && s->axes != ML_AXES_BC01) {
+        ml_space flat = ml_vector_space(ml_space_size(s));
+        return ml_space_convert_node(g, s, x, &flat);
+    }
     return x->ndim == 2 ? x : ml_flatten(g, x);
 }
 
 static ml_node *layer_fprop(ml_layer *l, ml_graph *g, ml_node *x)
 {
     if (is_dense(l)) {
-        ml_node *z = ml_add(g, ml_matmul(g, as_space(g, x, &(ml_space){.kind = ML_SPACE_VECTOR}), l->W_node, 0, 0),
+        ml_node *z = ml_add(g, ml_matmul(g, as_space(g, x, &l->input, 0), l->W_node, 0, 0),
                             l->b_node);
         switch (l->kind) {
         case ML_LAYER_SIGMOID: return ml_sigmoid(g, z);
@@ -335,7 +346,7 @@ static ml_node *layer_fprop(ml_layer *l, ml_graph *g, ml_node *x)
         }
     }
     ml_node *b = l->tied_b ? ml_reshape(g, l->b_node, 3, (int64_t[]){l->output_channels, 1, 1}) : l->b_node;
-    ml_node *z = ml_conv2d(g, as_space(g, x, &l->input), l->W_node, 1, 1, border_pad(l, 0), border_pad(l, 1));
+    ml_node *z = ml_conv2d(g, as_space(g, x, &l->input, 1), l->W_node, 1, 1, border_pad(l, 0), border_pad(l, 1));
     ml_node *h = ml_relu(g, ml_add(g, z, b));
     if (l->pool_shape[0] > 0) {
         int sh = l->pool_stride[0] > 0 ? l->pool_stride[0] : l->pool_shape[0];
@@ -348,6 +359,13 @@ static ml_node *layer_fprop(ml_layer *l, ml_graph *g, ml_node *x)
 ml_node *ml_model_fprop(ml_model *m, ml_graph *g, ml_node *x, const ml_dropout_spec *dropout)
 {
     ml_node *h = x;
+    /* Rows of dataset files are b,c,0,1 images: a model asking for another
+     * axis order gets them transposed (issue 4, data/space.h). */
+    const ml_space *in = &m->input_space;
+    if (h && h->ndim == 2 && in->kind == ML_SPACE_CONV2D && in->axes != ML_AXES_BC01) {
+        ml_space rows = ml_conv2d_space(in->channels, in->rows, in->cols);
+        h = ml_space_convert_node(g, &rows, h, in);
+    }
     for (int i = 0; i < m->n_layers && h; i++) {
         ml_layer *l = m->layers[i];
         if (dropout) {

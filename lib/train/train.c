@@ -138,8 +138,7 @@ typedef struct {
     ml_dataset *train_data; /* on the training device */
     ml_dataset **monitor_data;
     ml_tensor *batch_x, *batch_y; /* gathered rows of a shuffled batch */
-    int32_t *order;
-    ml_rng rng;
+    ml_iter *iter; /* order of the training batches */
     ml_monitor *mon;
     int64_t epoch, batches, examples;
     double train_seconds, epoch_seconds, epoch_train_seconds;
@@ -222,6 +221,8 @@ static ml_status monitor_dataset(run_state *s, const ml_monitoring_dataset *set,
     int n_out = s->classification ? 3 : 1;
     ml_tensor xb, yb;
     ml_tensor *in[2] = {&xb, &yb};
+    int64_t end = s->sgd->monitoring_batches > 0 && s->sgd->monitoring_batches * mb < n ? s->sgd->monitoring_batches * mb : n;
+    n = end;
     for (int64_t start = 0; start < n; start += mb) {
         int64_t count = n - start < mb ? n - start : mb;
         ml_tensor_point_rows(&xb, d->X, start, count);
@@ -333,33 +334,33 @@ static ml_status run_extensions(run_state *s)
     return ML_OK;
 }
 
-/* One epoch of batches; a shuffled batch is gathered into preallocated rows. */
+/* One epoch of batches; gathered batches (shuffled_sequential, random_uniform)
+ * are copied into preallocated rows, contiguous ones are pointed at. */
 static ml_status train_epoch(run_state *s)
 {
     const ml_dataset *d = s->train_data;
-    int64_t n = ml_dataset_n_examples(d), bs = s->sgd->batch_size;
-    int shuffled = s->sgd->iteration == ML_ITER_SHUFFLED_SEQUENTIAL;
-    if (shuffled)
-        ml_rng_permutation(&s->rng, s->order, n);
+    int64_t n = ml_dataset_n_examples(d);
+    ml_iter_begin_epoch(s->iter);
     size_t x_row = (size_t)ml_dataset_n_features(d) * sizeof(float);
     size_t y_row = (size_t)(ml_tensor_numel(d->y) / (n ? n : 1)) * 4;
     const char *X = ml_tensor_data(d->X), *Y = ml_tensor_data(d->y);
     char *bx = ml_tensor_data(s->batch_x), *by = ml_tensor_data(s->batch_y);
     ml_tensor xb, yb;
     ml_tensor *in[2] = {&xb, &yb};
-    for (int64_t start = 0; start < n; start += bs) {
-        int64_t count = n - start < bs ? n - start : bs;
-        if (shuffled) {
+    ml_batch b;
+    for (int64_t k = 1; ml_iter_next(s->iter, &b); k++) {
+        int64_t count = b.count;
+        if (b.index) {
             for (int64_t i = 0; i < count; i++) {
-                int64_t r = s->order[start + i];
+                int64_t r = b.index[i];
                 memcpy(bx + (size_t)i * x_row, X + (size_t)r * x_row, x_row);
                 memcpy(by + (size_t)i * y_row, Y + (size_t)r * y_row, y_row);
             }
             ml_tensor_point_rows(&xb, s->batch_x, 0, count);
             ml_tensor_point_rows(&yb, s->batch_y, 0, count);
         } else {
-            ml_tensor_point_rows(&xb, d->X, start, count);
-            ml_tensor_point_rows(&yb, d->y, start, count);
+            ml_tensor_point_rows(&xb, d->X, b.start, count);
+            ml_tensor_point_rows(&yb, d->y, b.start, count);
         }
         ML_TRY(ml_fn_call(s->train_fn, in));
         float cost;
@@ -368,7 +369,7 @@ static ml_status train_epoch(run_state *s)
         s->examples += count;
         if (!isfinite(cost))
             return ml_error(ML_ENUMERIC, "epoch %lld, batch %lld: the objective is %s", (long long)s->epoch + 1,
-                            (long long)(start / bs + 1), isnan(cost) ? "NaN" : "infinite");
+                            (long long)k, isnan(cost) ? "NaN" : "infinite");
         if (s->opts->stop && *s->opts->stop)
             return ML_EINTR;
     }
@@ -442,12 +443,19 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
     s.mon = ml_monitor_new();
     s.monitor_data = ml_calloc((size_t)sgd->n_monitor + 1, sizeof *s.monitor_data);
     int64_t n = ml_dataset_n_examples(t->dataset);
-    s.order = ml_malloc((size_t)(n + 1) * sizeof *s.order);
-    if (!s.mon || !s.monitor_data || !s.order) {
+    if (!s.mon || !s.monitor_data) {
         st = ML_ENOMEM;
         goto done;
     }
-    ml_rng_seed(&s.rng, sgd->seed);
+    ml_iter_opts io = {.mode = sgd->iteration, .n_examples = n, .batch_size = sgd->batch_size, .seed = sgd->seed};
+    if ((st = ml_iter_new(&io, &s.iter)) != ML_OK)
+        goto done;
+    if (n > 0 && ml_iter_n_batches(s.iter) == 0) {
+        st = ml_error(ML_EINVAL, "%s: %s batches of %lld need at least %lld examples, the training data has %lld",
+                      t->dataset->name, ml_iteration_mode_name(sgd->iteration), (long long)sgd->batch_size,
+                      (long long)sgd->batch_size, (long long)n);
+        goto done;
+    }
     if ((st = ml_model_to_device(t->model, opts->device)) != ML_OK)
         goto done;
     s.train_data = on_device(t->dataset, opts->device, &st);
@@ -468,8 +476,9 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
         st = ML_ENOMEM;
         goto done;
     }
-    if (opts->device != ML_CPU && sgd->iteration == ML_ITER_SHUFFLED_SEQUENTIAL) {
-        st = ml_error(ML_EDEVICE, "shuffled batches on %s are not supported yet", ml_device_name(opts->device));
+    if (opts->device != ML_CPU && ml_iteration_mode_gathers(sgd->iteration)) {
+        st = ml_error(ML_EDEVICE, "%s batches on %s are not supported yet", ml_iteration_mode_name(sgd->iteration),
+                      ml_device_name(opts->device));
         goto done;
     }
     if ((st = build_functions(&s)) != ML_OK)
@@ -525,7 +534,7 @@ done:
     ml_dataset_free(s.train_data);
     ml_tensor_free(s.batch_x);
     ml_tensor_free(s.batch_y);
-    ml_free(s.order);
+    ml_iter_free(s.iter);
     if (st == ML_OK && t->model->device != ML_CPU)
         st = ml_model_to_device(t->model, ML_CPU);
     return st;

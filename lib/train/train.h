@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include "data/dataset.h"
+#include "data/iterator.h"
 #include "model/cost.h"
 #include "model/model.h"
 
@@ -70,12 +71,11 @@ typedef struct {
     ml_dataset *data; /* borrowed */
 } ml_monitoring_dataset;
 
-typedef enum { ML_ITER_SEQUENTIAL, ML_ITER_SHUFFLED_SEQUENTIAL } ml_iteration_mode;
-
 typedef struct {
     float learning_rate;
     int64_t batch_size;
     int64_t monitoring_batch_size; /* 0: batch_size */
+    int64_t monitoring_batches;    /* > 0: monitor only the first that many batches of each set */
     int n_monitor;
     ml_monitoring_dataset *monitor;
     ml_cost *cost;                 /* borrowed; NULL: the model's default cost */
@@ -83,7 +83,7 @@ typedef struct {
     int has_momentum;              /* learning_rule: Momentum */
     float init_momentum;
     int nesterov;
-    ml_iteration_mode iteration;
+    ml_iteration_mode iteration;   /* train_iteration_mode (data/iterator.h) */
     uint64_t seed;
 } ml_sgd;
 
