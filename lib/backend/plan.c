@@ -1,5 +1,7 @@
 #include "backend/plan.h"
 
+#include <stdio.h>
+
 int ml_bcast_plan_make(const ml_tensor *o, const ml_tensor *x, const ml_tensor *y, ml_bcast_plan *p)
 {
     int nd = o->ndim;
@@ -48,4 +50,52 @@ int ml_plan_shape_minus_axis(const ml_tensor *full, int axis, const ml_tensor *l
             return 0;
     }
     return 1;
+}
+
+ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g)
+{
+    const ml_tensor *x, *w, *y;
+    switch (a->op) {
+    case ML_OP_CONV2D:
+        x = &a->in[0], w = &a->in[1], y = &a->out;
+        break;
+    case ML_OP_CONV2D_BACK_INPUT:
+        y = &a->in[0], w = &a->in[1], x = &a->out;
+        break;
+    case ML_OP_CONV2D_BACK_WEIGHT:
+        x = &a->in[0], y = &a->in[1], w = &a->out;
+        break;
+    default:
+        return ml_error(ML_EINVAL, "conv2d: kernel called for op %d", (int)a->op);
+    }
+    if (a->n_in < 2)
+        return ml_error(ML_EINVAL, "%s: 2 inputs needed, %d given", ml_op_name(a->op), a->n_in);
+    if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4 || x->dtype != ML_F32 || w->dtype != ML_F32 ||
+        y->dtype != ML_F32)
+        return ml_error(ML_ESHAPE, "%s: 4-D float32 input, weights and output needed",
+                        ml_op_name(a->op));
+    const int *ip = a->p.ip;
+    if (ip[0] < 1 || ip[1] < 1 || ip[2] < 0 || ip[3] < 0)
+        return ml_error(ML_EINVAL, "%s: stride %dx%d must be >= 1 and padding %dx%d >= 0",
+                        ml_op_name(a->op), ip[0], ip[1], ip[2], ip[3]);
+    g->B = x->shape[0], g->C = x->shape[1], g->H = x->shape[2], g->W = x->shape[3];
+    g->O = w->shape[0], g->KH = w->shape[2], g->KW = w->shape[3];
+    g->sh = ip[0], g->sw = ip[1], g->ph = ip[2], g->pw = ip[3];
+    g->Hp = g->H + 2 * g->ph, g->Wp = g->W + 2 * g->pw;
+    g->OH = y->shape[2], g->OW = y->shape[3];
+    int64_t oh = g->Hp >= g->KH ? (g->Hp - g->KH) / g->sh + 1 : 0;
+    int64_t ow = g->Wp >= g->KW ? (g->Wp - g->KW) / g->sw + 1 : 0;
+    if (w->shape[1] != g->C || y->shape[0] != g->B || y->shape[1] != g->O || g->OH != oh ||
+        g->OW != ow || g->KH < 1 || g->KW < 1 || oh < 1 || ow < 1 || g->C < 1 || g->O < 1) {
+        char sx[96], sw[96], sy[96];
+        return ml_error(ML_ESHAPE,
+                        "%s: shapes do not fit: x %s, w %s, y %s (stride %dx%d, padding %dx%d)",
+                        ml_op_name(a->op), ml_plan_shape(x, sx, sizeof sx),
+                        ml_plan_shape(w, sw, sizeof sw), ml_plan_shape(y, sy, sizeof sy), ip[0],
+                        ip[1], ip[2], ip[3]);
+    }
+    g->K = g->C * g->KH * g->KW;
+    g->P = g->OH * g->OW;
+    g->identity = g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+    return ML_OK;
 }

@@ -5,6 +5,12 @@
 
 #include "backend/ops.h"
 
+/* "[100, 784]" for a tensor, into buf, for messages. */
+static inline const char *ml_plan_shape(const ml_tensor *t, char *buf, size_t size)
+{
+    return ml_shape_format(t->ndim, t->shape, buf, size);
+}
+
 /* An axis counted from the end when negative, checked: the axis, or -1. */
 static inline int ml_plan_axis(int axis, int ndim)
 {
@@ -42,5 +48,22 @@ int ml_bcast_plan_make(const ml_tensor *out, const ml_tensor *x, const ml_tensor
 
 /* Whether less is full's shape with `axis` removed. */
 int ml_plan_shape_minus_axis(const ml_tensor *full, int axis, const ml_tensor *less);
+
+/* The geometry of a convolution op (CONV2D or either of its gradients), read
+ * from its tensors: x [B, C, H, W], w [O, C, KH, KW], y [B, O, OH, OW]. */
+typedef struct {
+    int64_t B, C, H, W;   /* input x */
+    int64_t O, KH, KW;    /* weights w */
+    int64_t OH, OW;       /* output y */
+    int64_t sh, sw, ph, pw;
+    int64_t Hp, Wp;       /* padded input plane */
+    int64_t K;            /* C*KH*KW: rows of the column matrix */
+    int64_t P;            /* OH*OW: columns per image */
+    int identity;         /* 1x1, stride 1, no padding: an image is its own column matrix */
+} ml_conv_plan;
+
+/* Checks the op's shapes, strides and padding against each other (ML_ESHAPE or
+ * ML_EINVAL naming the shapes) and fills the plan. */
+ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g);
 
 #endif

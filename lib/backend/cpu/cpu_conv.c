@@ -18,6 +18,7 @@
  *
  * These kernels allocate nothing and print nothing; OpenBLAS owns the threads. */
 #include "backend/cpu/cpu_conv.h"
+#include "backend/plan.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -51,67 +52,11 @@
 /* ------------------------------------------------------------------------- */
 /* Geometry                                                                  */
 
-typedef struct {
-    int64_t B, C, H, W;   /* input x */
-    int64_t O, KH, KW;    /* weights w */
-    int64_t OH, OW;       /* output y */
-    int64_t sh, sw, ph, pw;
-    int64_t Hp, Wp;       /* padded input plane */
-    int64_t K;            /* C*KH*KW: rows of the column matrix */
-    int64_t P;            /* OH*OW: columns per image */
-    int identity;         /* 1x1, stride 1, no padding: an image is its own column matrix */
-} conv_geom;
-
-static const char *conv_shape(const ml_tensor *t, char *buf, size_t size)
-{
-    return ml_shape_format(t->ndim, t->shape, buf, size);
-}
+typedef ml_conv_plan conv_geom;
 
 static ml_status conv_geom_init(const ml_kernel_args *a, conv_geom *g)
 {
-    const ml_tensor *x, *w, *y;
-    switch (a->op) {
-    case ML_OP_CONV2D:
-        x = &a->in[0], w = &a->in[1], y = &a->out;
-        break;
-    case ML_OP_CONV2D_BACK_INPUT:
-        y = &a->in[0], w = &a->in[1], x = &a->out;
-        break;
-    case ML_OP_CONV2D_BACK_WEIGHT:
-        x = &a->in[0], y = &a->in[1], w = &a->out;
-        break;
-    default:
-        return ml_error(ML_EINVAL, "conv2d: kernel called for op %d", (int)a->op);
-    }
-    if (a->n_in < 2)
-        return ml_error(ML_EINVAL, "%s: 2 inputs needed, %d given", ml_op_name(a->op), a->n_in);
-    if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4 || x->dtype != ML_F32 || w->dtype != ML_F32 ||
-        y->dtype != ML_F32)
-        return ml_error(ML_ESHAPE, "%s: 4-D float32 input, weights and output needed",
-                        ml_op_name(a->op));
-    const int *ip = a->p.ip;
-    if (ip[0] < 1 || ip[1] < 1 || ip[2] < 0 || ip[3] < 0)
-        return ml_error(ML_EINVAL, "%s: stride %dx%d must be >= 1 and padding %dx%d >= 0",
-                        ml_op_name(a->op), ip[0], ip[1], ip[2], ip[3]);
-    g->B = x->shape[0], g->C = x->shape[1], g->H = x->shape[2], g->W = x->shape[3];
-    g->O = w->shape[0], g->KH = w->shape[2], g->KW = w->shape[3];
-    g->sh = ip[0], g->sw = ip[1], g->ph = ip[2], g->pw = ip[3];
-    g->Hp = g->H + 2 * g->ph, g->Wp = g->W + 2 * g->pw;
-    g->OH = y->shape[2], g->OW = y->shape[3];
-    int64_t oh = g->Hp >= g->KH ? (g->Hp - g->KH) / g->sh + 1 : 0;
-    int64_t ow = g->Wp >= g->KW ? (g->Wp - g->KW) / g->sw + 1 : 0;
-    if (w->shape[1] != g->C || y->shape[0] != g->B || y->shape[1] != g->O || g->OH != oh ||
-        g->OW != ow || g->KH < 1 || g->KW < 1 || oh < 1 || ow < 1 || g->C < 1 || g->O < 1) {
-        char sx[96], sw[96], sy[96];
-        return ml_error(ML_ESHAPE,
-                        "%s: shapes do not fit: x %s, w %s, y %s (stride %dx%d, padding %dx%d)",
-                        ml_op_name(a->op), conv_shape(x, sx, sizeof sx),
-                        conv_shape(w, sw, sizeof sw), conv_shape(y, sy, sizeof sy), ip[0],
-                        ip[1], ip[2], ip[3]);
-    }
-    g->K = g->C * g->KH * g->KW;
-    g->P = g->OH * g->OW;
-    g->identity = g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+    ML_TRY(ml_conv_plan_make(a, g));
     if (g->K > INT32_MAX / 2 || g->O > INT32_MAX / 2 || g->P > INT32_MAX / 2)
         return ml_error(ML_ESHAPE, "%s: dimensions too large for BLAS", ml_op_name(a->op));
     return ML_OK;
@@ -531,8 +476,8 @@ static ml_status pool_geom_init(const ml_kernel_args *a, const ml_tensor *x, con
         oh < 1 || ow < 1 || p->H < 1 || p->W < 1) {
         char sx[96], sy[96];
         return ml_error(ML_ESHAPE, "%s: input %s and output %s do not fit pool %dx%d stride %dx%d%s",
-                        ml_op_name(a->op), conv_shape(x, sx, sizeof sx),
-                        conv_shape(y, sy, sizeof sy), ip[1], ip[2], ip[3], ip[4],
+                        ml_op_name(a->op), ml_plan_shape(x, sx, sizeof sx),
+                        ml_plan_shape(y, sy, sizeof sy), ip[1], ip[2], ip[3], ip[4],
                         ip[5] ? " (partial windows kept)" : "");
     }
     if (p->kind == ML_POOL_MAX && !a->aux)
@@ -876,7 +821,7 @@ ml_status ml_cpu_pool_back(const ml_kernel_args *a)
     if (!ml_shape_equal(a->out.ndim, a->out.shape, x->ndim, x->shape)) {
         char so[96], sx[96];
         return ml_error(ML_ESHAPE, "pool_back: output %s is not the pool's input shape %s",
-                        conv_shape(&a->out, so, sizeof so), conv_shape(x, sx, sizeof sx));
+                        ml_plan_shape(&a->out, so, sizeof so), ml_plan_shape(x, sx, sizeof sx));
     }
     pool_geom p;
     ML_TRY(pool_geom_init(a, x, g, &p));
