@@ -23,6 +23,7 @@
 #include "space/space.h"
 #include "data/dataset.h"
 #include "data/iterator.h"
+#include "data/feed.h"
 #include "model/model.h"
 #include "model/cost.h"
 #include "train/train.h"

@@ -54,6 +54,8 @@ static const ml_cfg_param hdf5_dataset_params[] = {
     {.name = "y", .type = ML_CFG_T_STRING, .def = "y", .doc = "name of the HDF5 dataset holding the targets"},
     {.name = "start", .type = ML_CFG_T_INT, .def = "0", .doc = "first row to use"},
     {.name = "stop", .type = ML_CFG_T_INT, .doc = "one past the last row to use (default: the end)"},
+    {.name = "storage", .type = ML_CFG_T_STRING, .def = "auto",
+     .doc = "memory; stream (X stays in the file and a thread reads the next batches while training); or auto: stream when X would take more than half of the memory available"},
     {0}};
 
 static ml_status hdf5_dataset_construct(ml_cfg_args *a, void **out)
@@ -70,6 +72,12 @@ static ml_status hdf5_dataset_construct(ml_cfg_args *a, void **out)
         return ml_cfg_args_error(a, "start", ML_EINVAL, "must not be negative");
     if (ml_cfg_args_has(a, "stop") && opts.stop <= opts.start)
         return ml_cfg_args_error(a, "stop", ML_EINVAL, "must be greater than start");
+    const char *storage;
+    ML_TRY(ml_cfg_args_string(a, "storage", &storage));
+    int kind = ml_storage_parse(storage);
+    if (kind < 0)
+        return ml_cfg_args_error(a, "storage", ML_EINVAL, "must be auto, memory or stream, not '%s'", storage);
+    opts.storage = (ml_dataset_storage)kind;
     ml_dataset *d = NULL;
     ML_TRY(ml_dataset_load(filename, &opts, &d));
     *out = d;
@@ -295,6 +303,8 @@ static ml_status transformer_dataset_construct(ml_cfg_args *a, void **out)
     const char *path, *layer_name = NULL;
     ML_TRY(ml_cfg_args_object(a, "raw", NULL, &obj));
     const ml_dataset *raw = obj;
+    if (ml_dataset_require_memory(raw, "TransformerDataset") != ML_OK)
+        return ml_cfg_args_error(a, "raw", ML_EINVAL, "%s", ml_last_error());
     ML_TRY(ml_cfg_args_string(a, "transformer", &path));
     if (ml_cfg_args_has(a, "layer"))
         ML_TRY(ml_cfg_args_string(a, "layer", &layer_name));

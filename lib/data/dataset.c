@@ -2,7 +2,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/alloc.h"
 
@@ -31,12 +33,38 @@ static void free_strings(char **list, int64_t n)
     ml_free(list);
 }
 
+static void stream_free(ml_dataset_stream *st)
+{
+    if (!st)
+        return;
+    ml_free(st->path);
+    ml_free(st->x_path);
+    ml_free(st);
+}
+
+static ml_dataset_stream *stream_new(const char *path, const char *x_path, int64_t n, int64_t features)
+{
+    ml_dataset_stream *st = ml_calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->path = ml_strdup(path);
+    st->x_path = ml_strdup(x_path);
+    st->n = n;
+    st->features = features;
+    if (!st->path || !st->x_path) {
+        stream_free(st);
+        return NULL;
+    }
+    return st;
+}
+
 void ml_dataset_free(ml_dataset *ds)
 {
     if (!ds)
         return;
     ml_tensor_free(ds->X);
     ml_tensor_free(ds->y);
+    stream_free(ds->stream);
     free_strings(ds->y_labels, ds->n_y_labels);
     ml_free(ds->provenance);
     ml_free(ds->name);
@@ -45,12 +73,103 @@ void ml_dataset_free(ml_dataset *ds)
 
 int64_t ml_dataset_n_examples(const ml_dataset *ds)
 {
+    if (!ds->X && ds->stream)
+        return ds->stream->n;
     return ds->X && ds->X->ndim > 0 ? ds->X->shape[0] : 0;
 }
 
 int64_t ml_dataset_n_features(const ml_dataset *ds)
 {
+    if (!ds->X && ds->stream)
+        return ds->stream->features;
     return ds->X && ds->X->ndim > 0 ? ml_shape_numel(ds->X->ndim - 1, ds->X->shape + 1) : 0;
+}
+
+ml_status ml_dataset_require_memory(const ml_dataset *ds, const char *what)
+{
+    if (ds->X || !ds->stream)
+        return ML_OK;
+    return ml_error(ML_EINVAL, "%s: %s needs the data in memory; the file is streamed (storage: memory forces loading it)",
+                    ds->name, what);
+}
+
+int ml_storage_parse(const char *name)
+{
+    static const char *const names[] = {"memory", "auto", "stream"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* A "Key:   123 kB" line of /proc/meminfo in bytes, or -1. */
+static int64_t meminfo_bytes(const char *key)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    int64_t v = -1;
+    size_t k = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, k) == 0 && line[k] == ':') {
+            v = strtoll(line + k + 1, NULL, 10) * 1024;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* The first number in a one-line file ("max" and absent files: -1). */
+static int64_t file_number(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char buf[64] = "";
+    int64_t v = -1;
+    if (fgets(buf, sizeof buf, f) && buf[0] >= '0' && buf[0] <= '9')
+        v = strtoll(buf, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+/* Address space in use (VmSize of /proc/self/status), in bytes, or -1. */
+static int64_t address_space_used(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    int64_t v = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmSize:", 7) == 0) {
+            v = strtoll(line + 7, NULL, 10) * 1024;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+int64_t ml_memory_available(void)
+{
+    const char *env = getenv("ML_MEMORY_AVAILABLE");
+    if (env && *env)
+        return strtoll(env, NULL, 10);
+    int64_t avail = meminfo_bytes("MemAvailable");
+    if (avail < 0)
+        avail = INT64_MAX;
+    int64_t max = file_number("/sys/fs/cgroup/memory.max"), cur = file_number("/sys/fs/cgroup/memory.current");
+    if (max > 0 && cur >= 0 && max - cur < avail)
+        avail = max - cur > 0 ? max - cur : 0;
+    struct rlimit rl;
+    int64_t used = address_space_used();
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && used >= 0) {
+        int64_t left = (int64_t)rl.rlim_cur - used;
+        if (left < avail)
+            avail = left > 0 ? left : 0;
+    }
+    return avail;
 }
 
 ml_status ml_dataset_set_name(ml_dataset *ds, const char *name)
@@ -163,12 +282,12 @@ ml_status ml_dataset_add_command(ml_dataset *ds, int argc, char *const *argv)
 ml_status ml_dataset_check_labels(const ml_dataset *ds)
 {
     const char *name = ds->name ? ds->name : "dataset";
-    if (!ds->X || ds->X->ndim < 1)
+    if ((!ds->X || ds->X->ndim < 1) && !ds->stream)
         return ml_error(ML_EINVAL, "%s: the dataset has no X", name);
-    if (ds->X->dtype != ML_F32)
+    if (ds->X && ds->X->dtype != ML_F32)
         return ml_error(ML_EFORMAT, "%s:/X: expected float32 data, found %s", name,
                         ml_dtype_name(ds->X->dtype));
-    int64_t n = ds->X->shape[0], d = ml_dataset_n_features(ds);
+    int64_t n = ml_dataset_n_examples(ds), d = ml_dataset_n_features(ds);
     if (ds->n_classes < 0)
         return ml_error(ML_EFORMAT, "%s: n_classes %d is negative", name, ds->n_classes);
     int64_t img = ds->image_shape[0] * ds->image_shape[1] * ds->image_shape[2];
@@ -178,7 +297,7 @@ ml_status ml_dataset_check_labels(const ml_dataset *ds)
                         "%s:/X: image shape [%lld, %lld, %lld] does not fit rows of %lld values",
                         name, (long long)ds->image_shape[0], (long long)ds->image_shape[1],
                         (long long)ds->image_shape[2], (long long)d);
-    if (ds->X->ndim == 4 && any_img && !ml_shape_equal(3, ds->X->shape + 1, 3, ds->image_shape))
+    if (ds->X && ds->X->ndim == 4 && any_img && !ml_shape_equal(3, ds->X->shape + 1, 3, ds->image_shape))
         return ml_error(ML_EFORMAT, "%s:/X: image shape [%lld, %lld, %lld] is not that of X", name,
                         (long long)ds->image_shape[0], (long long)ds->image_shape[1],
                         (long long)ds->image_shape[2]);
@@ -330,8 +449,11 @@ ml_status ml_dataset_view_rows(const ml_dataset *ds, int64_t start, int64_t coun
     if (!v)
         return ML_ENOMEM;
     v->first_row = ds->first_row + start;
-    v->X = ml_tensor_view_rows(ds->X, start, count);
-    if (!v->X || (ds->y && !(v->y = ml_tensor_view_rows(ds->y, start, count)))) {
+    if (ds->X)
+        v->X = ml_tensor_view_rows(ds->X, start, count);
+    else
+        v->stream = stream_new(ds->stream->path, ds->stream->x_path, count, ds->stream->features);
+    if ((!v->X && !v->stream) || (ds->y && !(v->y = ml_tensor_view_rows(ds->y, start, count)))) {
         ml_dataset_free(v);
         return ML_ENOMEM;
     }
@@ -364,6 +486,7 @@ ml_status ml_dataset_take_rows(const ml_dataset *ds, const int32_t *index, int64
         if (index[i] < 0 || index[i] >= n)
             return ml_error(ML_EINVAL, "%s: row %d is outside the %lld rows of the dataset",
                             ds->name, (int)index[i], (long long)n);
+    ML_TRY(ml_dataset_require_memory(ds, "taking rows"));
     ml_dataset *t = copy_meta(ds);
     if (!t)
         return ML_ENOMEM;
@@ -380,6 +503,7 @@ ml_status ml_dataset_take_rows(const ml_dataset *ds, const int32_t *index, int64
 ml_status ml_dataset_flat(const ml_dataset *ds, ml_dataset **out)
 {
     *out = NULL;
+    ML_TRY(ml_dataset_require_memory(ds, "flattening"));
     ml_dataset *v = copy_meta(ds);
     if (!v)
         return ML_ENOMEM;
@@ -496,7 +620,9 @@ static ml_status infer_classes(ml_h5_file *f, const char *fname, const char *pat
     return ML_OK;
 }
 
-ml_status ml_dataset_read(ml_h5_file *f, const ml_dataset_load_opts *opts, ml_dataset **out)
+/* stream_path: the file f was opened from, when it can be streamed (NULL for a pipe). */
+static ml_status read_dataset(ml_h5_file *f, const ml_dataset_load_opts *opts, const char *stream_path,
+                              ml_dataset **out)
 {
     *out = NULL;
     ml_dataset_load_opts defaults = {0};
@@ -536,11 +662,24 @@ ml_status ml_dataset_read(ml_h5_file *f, const ml_dataset_load_opts *opts, ml_da
                             (long long)n_attr, xpath, (long long)n_file);
     }
 
+    int64_t features = ml_shape_numel(xnd - 1, xshape + 1);
+    int stream = opts->storage == ML_STORAGE_STREAM;
+    if (opts->storage == ML_STORAGE_AUTO && stream_path)
+        stream = count * features * (int64_t)sizeof(float) > ml_memory_available() / 2;
+    if (stream && !stream_path)
+        return ml_error(ML_EINVAL, "%s: a dataset read from a pipe cannot be streamed; give its file", fname);
+
     ml_dataset *ds = ml_dataset_new(fname);
     if (!ds)
         return ML_ENOMEM;
     ds->first_row = start;
-    ml_status s = read_part(f, xpath, ML_F32, xnd, xshape, start, count, opts->flatten, &ds->X);
+    ml_status s = ML_OK;
+    if (stream) {
+        if (!(ds->stream = stream_new(stream_path, xpath, count, features)))
+            s = ML_ENOMEM;
+    } else {
+        s = read_part(f, xpath, ML_F32, xnd, xshape, start, count, opts->flatten, &ds->X);
+    }
     if (s != ML_OK)
         goto fail;
 
@@ -644,7 +783,7 @@ ml_status ml_dataset_read(ml_h5_file *f, const ml_dataset_load_opts *opts, ml_da
 
     if ((s = ml_dataset_check_labels(ds)) != ML_OK)
         goto fail;
-    if (!opts->allow_nonfinite && (s = ml_dataset_check_finite(ds)) != ML_OK)
+    if (!opts->allow_nonfinite && ds->X && (s = ml_dataset_check_finite(ds)) != ML_OK)
         goto fail;
     *out = ds;
     return ML_OK;
@@ -653,12 +792,17 @@ fail:
     return s;
 }
 
+ml_status ml_dataset_read(ml_h5_file *f, const ml_dataset_load_opts *opts, ml_dataset **out)
+{
+    return read_dataset(f, opts, NULL, out);
+}
+
 ml_status ml_dataset_load(const char *path, const ml_dataset_load_opts *opts, ml_dataset **out)
 {
     *out = NULL;
     ml_h5_file *f = NULL;
     ML_TRY(ml_h5_open(path, &f));
-    ml_status s = ml_dataset_read(f, opts, out);
+    ml_status s = read_dataset(f, opts, strcmp(path, "-") == 0 ? NULL : path, out);
     ml_h5_close(f);
     return s;
 }
@@ -667,6 +811,7 @@ ml_status ml_dataset_load(const char *path, const ml_dataset_load_opts *opts, ml
 
 ml_status ml_dataset_write(ml_h5_file *f, const ml_dataset *ds, const ml_dataset_save_opts *opts)
 {
+    ML_TRY(ml_dataset_require_memory(ds, "writing"));
     ML_TRY(ml_dataset_check_labels(ds));
     ml_h5_write_opts wo = {ML_H5_CHUNK_AUTO, 0};
     if (opts) {

@@ -14,7 +14,13 @@
  * dataset file are then simply absent.
  *
  * Everything is on the CPU.  A dataset owns its tensors and strings;
- * ml_dataset_view_rows() gives a dataset that shares the rows of another. */
+ * ml_dataset_view_rows() gives a dataset that shares the rows of another.
+ *
+ * A dataset too large for memory is streamed: X stays in its file (X is
+ * NULL and `stream` says where its rows are) while y and everything else is
+ * read; an ml_feed (data/feed.h) then reads batches on a background thread.
+ * Only ml_feed and the functions below that say so accept a streamed
+ * dataset; everything that needs all of X asks ml_dataset_require_memory(). */
 #ifndef ML_DATA_DATASET_H
 #define ML_DATA_DATASET_H
 
@@ -37,7 +43,17 @@ typedef struct {
     char *provenance;  /* commands that made it, one per line ("" or NULL if none) */
     char *name;        /* file name for messages ("<stdin>" for "-") */
     int64_t first_row; /* row of the file that row 0 came from (for messages) */
+    struct ml_dataset_stream *stream; /* where X's rows are, when X stays in its file */
 } ml_dataset;
+
+/* Where the rows of a streamed X are: rows [first_row, first_row + n) of the
+ * float dataset x_path of the file path. */
+typedef struct ml_dataset_stream {
+    char *path;
+    char *x_path;
+    int64_t n;        /* rows */
+    int64_t features; /* values in one row */
+} ml_dataset_stream;
 
 /* ---- building and freeing ---------------------------------------------- */
 
@@ -46,8 +62,11 @@ ml_dataset *ml_dataset_new(const char *name);
 /* Frees the dataset, its tensors and strings.  NULL is a no-op. */
 void ml_dataset_free(ml_dataset *ds);
 
-int64_t ml_dataset_n_examples(const ml_dataset *ds); /* rows of X (0 without X) */
-int64_t ml_dataset_n_features(const ml_dataset *ds); /* elements of one row of X */
+int64_t ml_dataset_n_examples(const ml_dataset *ds); /* rows of X (0 without X); streamed too */
+int64_t ml_dataset_n_features(const ml_dataset *ds); /* elements of one row of X; streamed too */
+/* ML_OK when X is in memory; else "NAME: WHAT needs the data in memory; the file
+ * is streamed (storage: memory forces loading it)" (ML_EINVAL). */
+ml_status ml_dataset_require_memory(const ml_dataset *ds, const char *what);
 
 /* Replaces the name used in messages. */
 ml_status ml_dataset_set_name(ml_dataset *ds, const char *name);
@@ -101,6 +120,19 @@ ml_status ml_dataset_flat(const ml_dataset *ds, ml_dataset **out);
 
 /* ---- files ------------------------------------------------------------- */
 
+typedef enum {
+    ML_STORAGE_MEMORY = 0, /* read X into memory */
+    ML_STORAGE_AUTO,       /* stream when X would take more than half of the memory available */
+    ML_STORAGE_STREAM,     /* leave X in its file (a regular file, not "-") */
+} ml_dataset_storage;
+
+/* "auto", "memory", "stream" -> storage; -1 for an unknown name. */
+int ml_storage_parse(const char *name);
+/* Bytes this process can still use: the least of MemAvailable, the cgroup's
+ * memory.max less its usage, and the address-space limit (ulimit -v) less the
+ * address space in use.  The environment's ML_MEMORY_AVAILABLE (bytes) overrides it. */
+int64_t ml_memory_available(void);
+
 typedef struct {
     const char *x_name;  /* dataset holding X; NULL: "X" */
     const char *y_name;  /* dataset holding y; NULL: "y", and then a file without /y is fine */
@@ -109,6 +141,7 @@ typedef struct {
     int64_t stop;        /* one past the last row; <= 0: up to the end (Pylearn2's None) */
     int allow_nonfinite; /* 1: accept NaN and Inf in X */
     int flatten;         /* 1: read [N, C, H, W] images as [N, C*H*W] (image_shape kept) */
+    ml_dataset_storage storage;  /* memory (the default) or streamed (see above) */
 } ml_dataset_load_opts;
 
 /* Loads a dataset file; path "-" reads standard input (an HDF5 file image).
@@ -117,7 +150,8 @@ typedef struct {
  * an integer [N] or float [N, K] with N rows like X; the labels as in
  * ml_dataset_check_labels (n_classes from the root attribute, or, when the file
  * does not say, 1 + the largest label of the whole /y); and, unless allowed,
- * finite X values.  Messages name the file and the object:
+ * finite X values (a streamed X is checked batch by batch as it is read).
+ * Messages name the file and the object:
  * "train.h5:/X: row 17 column 3 is NaN". */
 ml_status ml_dataset_load(const char *path, const ml_dataset_load_opts *opts, ml_dataset **out);
 /* The same from a file already open for reading. */

@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "data/feed.h"
 #include "train/train.h"
 
 #define ML_MODEL_FORMAT "ml-model"
@@ -137,8 +138,8 @@ typedef struct {
     int classification;
     ml_dataset *train_data; /* on the training device */
     ml_dataset **monitor_data;
-    ml_tensor *batch_x, *batch_y; /* gathered rows of a shuffled batch */
-    ml_iter *iter; /* order of the training batches */
+    ml_feed *feed;          /* the training batches */
+    ml_feed **monitor_feed; /* each monitoring dataset's, sequential */
     ml_monitor *mon;
     int64_t epoch, batches, examples;
     double train_seconds, epoch_seconds, epoch_train_seconds;
@@ -213,26 +214,26 @@ static ml_status build_functions(run_state *s)
 }
 
 /* Mean of each monitored value over a whole dataset, batch by batch. */
-static ml_status monitor_dataset(run_state *s, const ml_monitoring_dataset *set, const ml_dataset *d)
+static ml_status monitor_dataset(run_state *s, const ml_monitoring_dataset *set, ml_feed *feed)
 {
-    int64_t n = ml_dataset_n_examples(d);
-    int64_t mb = s->sgd->monitoring_batch_size > 0 ? s->sgd->monitoring_batch_size : s->sgd->batch_size;
     double sums[3] = {0, 0, 0};
     int n_out = s->classification ? 3 : 1;
-    ml_tensor xb, yb;
-    ml_tensor *in[2] = {&xb, &yb};
-    int64_t end = s->sgd->monitoring_batches > 0 && s->sgd->monitoring_batches * mb < n ? s->sgd->monitoring_batches * mb : n;
-    n = end;
-    for (int64_t start = 0; start < n; start += mb) {
-        int64_t count = n - start < mb ? n - start : mb;
-        ml_tensor_point_rows(&xb, d->X, start, count);
-        ml_tensor_point_rows(&yb, d->y, start, count);
+    int64_t n = 0;
+    ML_TRY(ml_feed_begin_epoch(feed));
+    for (;;) {
+        ml_tensor *in[2];
+        int more;
+        ML_TRY(ml_feed_next(feed, &in[0], &in[1], &more));
+        if (!more)
+            break;
+        int64_t count = in[0]->shape[0];
         ML_TRY(ml_fn_call(s->monitor_fn, in));
         for (int k = 0; k < n_out; k++) {
             float v;
             ML_TRY(ml_tensor_read_f32(ml_fn_output(s->monitor_fn, k), 0, &v));
             sums[k] += (double)v * (double)count;
         }
+        n += count;
     }
     const char *suffix[3] = {"objective", "y_nll", "y_misclass"};
     for (int k = 0; k < n_out; k++) {
@@ -298,7 +299,7 @@ static ml_status run_monitor(run_state *s)
 {
     ML_TRY(ml_monitor_begin_record(s->mon, s->epoch, s->batches, s->examples, s->train_seconds));
     for (int i = 0; i < s->sgd->n_monitor; i++)
-        ML_TRY(monitor_dataset(s, &s->sgd->monitor[i], s->monitor_data[i]));
+        ML_TRY(monitor_dataset(s, &s->sgd->monitor[i], s->monitor_feed[i]));
     ML_TRY(set_channel(s->mon, "learning_rate", s->lr));
     if (s->sgd->has_momentum)
         ML_TRY(set_channel(s->mon, "momentum", s->momentum));
@@ -334,34 +335,17 @@ static ml_status run_extensions(run_state *s)
     return ML_OK;
 }
 
-/* One epoch of batches; gathered batches (shuffled_sequential, random_uniform)
- * are copied into preallocated rows, contiguous ones are pointed at. */
+/* One epoch of batches, as the feed delivers them (data/feed.h). */
 static ml_status train_epoch(run_state *s)
 {
-    const ml_dataset *d = s->train_data;
-    int64_t n = ml_dataset_n_examples(d);
-    ml_iter_begin_epoch(s->iter);
-    size_t x_row = (size_t)ml_dataset_n_features(d) * sizeof(float);
-    size_t y_row = (size_t)(ml_tensor_numel(d->y) / (n ? n : 1)) * 4;
-    const char *X = ml_tensor_data(d->X), *Y = ml_tensor_data(d->y);
-    char *bx = ml_tensor_data(s->batch_x), *by = ml_tensor_data(s->batch_y);
-    ml_tensor xb, yb;
-    ml_tensor *in[2] = {&xb, &yb};
-    ml_batch b;
-    for (int64_t k = 1; ml_iter_next(s->iter, &b); k++) {
-        int64_t count = b.count;
-        if (b.index) {
-            for (int64_t i = 0; i < count; i++) {
-                int64_t r = b.index[i];
-                memcpy(bx + (size_t)i * x_row, X + (size_t)r * x_row, x_row);
-                memcpy(by + (size_t)i * y_row, Y + (size_t)r * y_row, y_row);
-            }
-            ml_tensor_point_rows(&xb, s->batch_x, 0, count);
-            ml_tensor_point_rows(&yb, s->batch_y, 0, count);
-        } else {
-            ml_tensor_point_rows(&xb, d->X, b.start, count);
-            ml_tensor_point_rows(&yb, d->y, b.start, count);
-        }
+    ML_TRY(ml_feed_begin_epoch(s->feed));
+    for (int64_t k = 1;; k++) {
+        ml_tensor *in[2];
+        int more;
+        ML_TRY(ml_feed_next(s->feed, &in[0], &in[1], &more));
+        if (!more)
+            break;
+        int64_t count = in[0]->shape[0];
         ML_TRY(ml_fn_call(s->train_fn, in));
         float cost;
         ML_TRY(ml_tensor_read_f32(ml_fn_output(s->train_fn, 0), 0, &cost));
@@ -407,8 +391,8 @@ static ml_dataset *on_device(const ml_dataset *d, ml_device device, ml_status *s
 {
     ml_dataset *view = NULL;
     *st = ml_dataset_view_rows(d, 0, ml_dataset_n_examples(d), &view);
-    if (*st != ML_OK || device == ML_CPU)
-        return view;
+    if (*st != ML_OK || device == ML_CPU || !view->X)
+        return view; /* a streamed X comes to the device batch by batch */
     ml_tensor *x = ml_tensor_to(view->X, device), *y = ml_tensor_to(view->y, device);
     if (!x || !y) {
         ml_tensor_free(x);
@@ -442,18 +426,10 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
         return st;
     s.mon = ml_monitor_new();
     s.monitor_data = ml_calloc((size_t)sgd->n_monitor + 1, sizeof *s.monitor_data);
+    s.monitor_feed = ml_calloc((size_t)sgd->n_monitor + 1, sizeof *s.monitor_feed);
     int64_t n = ml_dataset_n_examples(t->dataset);
-    if (!s.mon || !s.monitor_data) {
+    if (!s.mon || !s.monitor_data || !s.monitor_feed) {
         st = ML_ENOMEM;
-        goto done;
-    }
-    ml_iter_opts io = {.mode = sgd->iteration, .n_examples = n, .batch_size = sgd->batch_size, .seed = sgd->seed};
-    if ((st = ml_iter_new(&io, &s.iter)) != ML_OK)
-        goto done;
-    if (n > 0 && ml_iter_n_batches(s.iter) == 0) {
-        st = ml_error(ML_EINVAL, "%s: %s batches of %lld need at least %lld examples, the training data has %lld",
-                      t->dataset->name, ml_iteration_mode_name(sgd->iteration), (long long)sgd->batch_size,
-                      (long long)sgd->batch_size, (long long)n);
         goto done;
     }
     if ((st = ml_model_to_device(t->model, opts->device)) != ML_OK)
@@ -467,20 +443,23 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
             s.monitor_data[i] = s.train_data;
     if (st != ML_OK)
         goto done;
-    s.batch_x = ml_tensor_new(ML_F32, 2, (int64_t[]){sgd->batch_size, ml_dataset_n_features(t->dataset)},
-                              opts->device);
-    s.batch_y = ml_tensor_new(s.train_data->y->dtype, s.train_data->y->ndim,
-                              (int64_t[]){sgd->batch_size, s.train_data->y->ndim > 1 ? s.train_data->y->shape[1] : 0},
-                              opts->device);
-    if (!s.batch_x || !s.batch_y) {
-        st = ML_ENOMEM;
+    ml_feed_opts fo = {.iter = {.mode = sgd->iteration, .batch_size = sgd->batch_size, .seed = sgd->seed},
+                       .device = opts->device};
+    if ((st = ml_feed_new(s.train_data, &fo, &s.feed)) != ML_OK)
+        goto done;
+    if (n > 0 && ml_feed_n_batches(s.feed) == 0) {
+        st = ml_error(ML_EINVAL, "%s: %s batches of %lld need at least %lld examples, the training data has %lld",
+                      t->dataset->name, ml_iteration_mode_name(sgd->iteration), (long long)sgd->batch_size,
+                      (long long)sgd->batch_size, (long long)n);
         goto done;
     }
-    if (opts->device != ML_CPU && ml_iteration_mode_gathers(sgd->iteration)) {
-        st = ml_error(ML_EDEVICE, "%s batches on %s are not supported yet", ml_iteration_mode_name(sgd->iteration),
-                      ml_device_name(opts->device));
+    int64_t mb = sgd->monitoring_batch_size > 0 ? sgd->monitoring_batch_size : sgd->batch_size;
+    ml_feed_opts mo = {.iter = {.mode = ML_ITER_SEQUENTIAL, .batch_size = mb, .n_batches = sgd->monitoring_batches},
+                       .device = opts->device};
+    for (int i = 0; st == ML_OK && i < sgd->n_monitor; i++)
+        st = ml_feed_new(s.monitor_data[i], &mo, &s.monitor_feed[i]);
+    if (st != ML_OK)
         goto done;
-    }
     if ((st = build_functions(&s)) != ML_OK)
         goto done;
     if ((st = run_monitor(&s)) != ML_OK || (st = run_extensions(&s)) != ML_OK)
@@ -527,14 +506,16 @@ done:
     for (int i = 0; s.velocity && i < ml_model_n_params(t->model); i++)
         ml_tensor_free(s.velocity[i]);
     ml_free(s.velocity);
+    /* The feeds' threads read the datasets: stop them first. */
+    for (int i = 0; s.monitor_feed && i < sgd->n_monitor; i++)
+        ml_feed_free(s.monitor_feed[i]);
+    ml_free(s.monitor_feed);
+    ml_feed_free(s.feed);
     for (int i = 0; s.monitor_data && i < sgd->n_monitor; i++)
         if (s.monitor_data[i] != s.train_data)
             ml_dataset_free(s.monitor_data[i]);
     ml_free(s.monitor_data);
     ml_dataset_free(s.train_data);
-    ml_tensor_free(s.batch_x);
-    ml_tensor_free(s.batch_y);
-    ml_iter_free(s.iter);
     if (st == ML_OK && t->model->device != ML_CPU)
         st = ml_model_to_device(t->model, ML_CPU);
     return st;

@@ -1,0 +1,466 @@
+#include "data/feed.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/rng.h"
+#include "io/h5.h"
+
+#define DEFAULT_DEPTH 4
+#define DEFAULT_WINDOW_BYTES ((int64_t)64 << 20)
+
+typedef struct {
+    ml_tensor *x, *y; /* host buffers of batch_size rows */
+    int64_t count;    /* rows of the batch; 0 marks the end of an epoch */
+} slot;
+
+struct ml_feed {
+    const ml_dataset *d;
+    ml_feed_opts o;
+    int64_t n, features;
+    size_t x_row, y_row; /* bytes */
+    ml_iter *iter;       /* the order of batches (the thread's when streamed) */
+    ml_tensor *bx, *by;  /* gathered rows; streamed: the batch on the device */
+    ml_tensor vx, vy;    /* what ml_feed_next hands out */
+    int in_epoch;
+
+    /* streaming */
+    int streamed;
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t changed;
+    slot *slots;
+    int n_slots;
+    int64_t produced, released, taken; /* batches (and end marks) through the ring */
+    int holding;                       /* the consumer holds slot taken-1 */
+    int quit;
+    ml_status failure;
+    char message[1024];
+    /* gathering modes, streamed */
+    int64_t window_rows;
+    ml_tensor *window[2]; /* the window being served, the next one being read */
+    int32_t *order; /* rows of a window, or the windows of an epoch */
+    int32_t *windows;
+    ml_rng rng;
+};
+
+int64_t ml_feed_n_batches(const ml_feed *f) { return ml_iter_n_batches(f->iter); }
+int ml_feed_is_streamed(const ml_feed *f) { return f->streamed; }
+
+/* ---- the reading thread ---- */
+
+typedef struct {
+    ml_feed *f;
+    ml_h5_file *file;
+    int64_t window_start[2], window_count[2];
+    int64_t read_done; /* rows of window[1] read so far */
+} reader;
+
+static ml_status check_rows(const ml_feed *f, const float *x, int64_t first, int64_t count)
+{
+    if (f->o.allow_nonfinite)
+        return ML_OK;
+    for (int64_t i = 0; i < count; i++)
+        for (int64_t j = 0; j < f->features; j++) {
+            float v = x[i * f->features + j];
+            if (!isfinite(v))
+                return ml_error(ML_ENUMERIC, "%s:%s: row %lld column %lld is %s", f->d->stream->path,
+                                f->d->stream->x_path, (long long)(f->d->first_row + first + i), (long long)j,
+                                isnan(v) ? "NaN" : "Inf");
+        }
+    return ML_OK;
+}
+
+/* Rows [start, start+count) of the dataset into rows [at, at+count) of buf (host). */
+static ml_status read_rows(reader *r, int64_t start, int64_t count, const ml_tensor *buf, int64_t at)
+{
+    if (count == 0)
+        return ML_OK;
+    ml_feed *f = r->f;
+    ml_tensor into;
+    ml_tensor_point_rows(&into, buf, at, count);
+    ML_TRY(ml_h5_read_rows(r->file, f->d->stream->x_path, f->d->first_row + start, count, &into));
+    return check_rows(f, ml_tensor_f32(&into), start, count);
+}
+
+/* Waits for a free slot; NULL when asked to quit. */
+static slot *acquire(ml_feed *f)
+{
+    pthread_mutex_lock(&f->mu);
+    while (!f->quit && f->produced - f->released >= f->n_slots)
+        pthread_cond_wait(&f->changed, &f->mu);
+    slot *s = f->quit ? NULL : &f->slots[f->produced % f->n_slots];
+    pthread_mutex_unlock(&f->mu);
+    return s;
+}
+
+static void publish(ml_feed *f)
+{
+    pthread_mutex_lock(&f->mu);
+    f->produced++;
+    pthread_cond_broadcast(&f->changed);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void copy_y_rows(const ml_feed *f, slot *s, int64_t at, int64_t row)
+{
+    if (f->d->y)
+        memcpy((char *)ml_tensor_data(s->y) + (size_t)at * f->y_row,
+               (const char *)ml_tensor_data(f->d->y) + (size_t)row * f->y_row, f->y_row);
+}
+
+/* One epoch of the contiguous modes: each batch one read of the file. */
+static ml_status stream_contiguous_epoch(reader *r)
+{
+    ml_feed *f = r->f;
+    ml_iter_begin_epoch(f->iter);
+    ml_batch b;
+    while (ml_iter_next(f->iter, &b)) {
+        slot *s = acquire(f);
+        if (!s)
+            return ML_OK;
+        ML_TRY(read_rows(r, b.start, b.count, s->x, 0));
+        if (f->d->y)
+            memcpy(ml_tensor_data(s->y), (const char *)ml_tensor_data(f->d->y) + (size_t)b.start * f->y_row,
+                   (size_t)b.count * f->y_row);
+        s->count = b.count;
+        publish(f);
+    }
+    return ML_OK;
+}
+
+/* Reads up to `rows` more rows of the next window (window[1]). */
+static ml_status read_ahead(reader *r, int64_t rows)
+{
+    int64_t left = r->window_count[1] - r->read_done;
+    int64_t k = rows < left ? rows : left;
+    if (k <= 0)
+        return ML_OK;
+    ML_TRY(read_rows(r, r->window_start[1] + r->read_done, k, r->f->window[1], r->read_done));
+    r->read_done += k;
+    return ML_OK;
+}
+
+static void window_of(const ml_feed *f, int32_t w, int64_t *start, int64_t *count)
+{
+    *start = (int64_t)w * f->window_rows;
+    *count = f->n - *start < f->window_rows ? f->n - *start : f->window_rows;
+}
+
+/* One epoch of shuffled_sequential or random_uniform over windows: the next
+ * window is read a batch's worth at a time while the current one is served. */
+static ml_status stream_window_epoch(reader *r)
+{
+    ml_feed *f = r->f;
+    int64_t bs = f->o.iter.batch_size, total = ml_iter_n_batches(f->iter);
+    int64_t n_windows = (f->n + f->window_rows - 1) / f->window_rows;
+    int uniform = f->o.iter.mode == ML_ITER_RANDOM_UNIFORM;
+    ml_rng_permutation(&f->rng, f->windows, n_windows);
+    window_of(f, f->windows[0], &r->window_start[1], &r->window_count[1]);
+    r->read_done = 0;
+    ML_TRY(read_ahead(r, r->window_count[1]));
+    int64_t emitted = 0, rows_before = 0; /* rows of the windows already served */
+    slot *s = NULL;
+    int64_t fill = 0;
+    for (int64_t w = 0; w < n_windows && emitted < total; w++) {
+        ML_TRY(read_ahead(r, r->window_count[1])); /* what serving the last window left unread */
+        ml_tensor *swap = f->window[0];
+        f->window[0] = f->window[1];
+        f->window[1] = swap;
+        r->window_start[0] = r->window_start[1];
+        r->window_count[0] = r->window_count[1];
+        int64_t wn = r->window_count[0], w0 = r->window_start[0];
+        if (w + 1 < n_windows) {
+            window_of(f, f->windows[w + 1], &r->window_start[1], &r->window_count[1]);
+            r->read_done = 0;
+        } else {
+            r->window_count[1] = 0;
+            r->read_done = 0;
+        }
+        int64_t step = bs; /* rows of the next window read per batch served */
+        if (uniform) {
+            /* This window's share of the epoch's batches. */
+            int64_t until = (rows_before + wn) * total / f->n;
+            for (; emitted < until; emitted++) {
+                if (!(s = acquire(f)))
+                    return ML_OK;
+                for (int64_t i = 0; i < bs; i++) {
+                    int64_t k = ml_rng_below(&f->rng, (uint32_t)wn);
+                    memcpy(ml_tensor_f32(s->x) + i * f->features, ml_tensor_f32(f->window[0]) + k * f->features, f->x_row);
+                    copy_y_rows(f, s, i, w0 + k);
+                }
+                s->count = bs;
+                publish(f);
+                ML_TRY(read_ahead(r, step));
+            }
+        } else {
+            ml_rng_permutation(&f->rng, f->order, wn);
+            for (int64_t i = 0; i < wn && emitted < total; i++) {
+                if (!s && !(s = acquire(f)))
+                    return ML_OK;
+                int64_t k = f->order[i];
+                memcpy(ml_tensor_f32(s->x) + fill * f->features, ml_tensor_f32(f->window[0]) + k * f->features, f->x_row);
+                copy_y_rows(f, s, fill, w0 + k);
+                if (++fill == bs) {
+                    s->count = fill;
+                    publish(f);
+                    s = NULL;
+                    fill = 0;
+                    emitted++;
+                    ML_TRY(read_ahead(r, step));
+                }
+            }
+        }
+        rows_before += wn;
+    }
+    if (s && fill > 0 && emitted < total) { /* the last, partial batch */
+        s->count = fill;
+        publish(f);
+    }
+    return ML_OK;
+}
+
+static void *reader_main(void *arg)
+{
+    ml_feed *f = arg;
+    reader r = {.f = f};
+    ml_status st = ml_h5_open(f->d->stream->path, &r.file);
+    int gathers = ml_iteration_mode_gathers(f->o.iter.mode);
+    while (st == ML_OK) {
+        st = gathers ? stream_window_epoch(&r) : stream_contiguous_epoch(&r);
+        slot *end = st == ML_OK ? acquire(f) : NULL;
+        if (!end)
+            break;
+        end->count = 0;
+        publish(f);
+    }
+    pthread_mutex_lock(&f->mu);
+    if (st != ML_OK) {
+        f->failure = st;
+        snprintf(f->message, sizeof f->message, "%s", ml_last_error());
+    }
+    f->quit = 1;
+    pthread_cond_broadcast(&f->changed);
+    pthread_mutex_unlock(&f->mu);
+    ml_h5_close(r.file);
+    return NULL;
+}
+
+/* ---- the consumer side ---- */
+
+static ml_status start_streaming(ml_feed *f)
+{
+    int64_t bs = f->o.iter.batch_size;
+    f->n_slots = f->o.depth > 0 ? f->o.depth : DEFAULT_DEPTH;
+    f->n_slots++; /* one more for the batch the consumer holds */
+    if (!(f->slots = ml_calloc((size_t)f->n_slots, sizeof *f->slots)))
+        return ML_ENOMEM;
+    const ml_tensor *y = f->d->y;
+    for (int i = 0; i < f->n_slots; i++) {
+        f->slots[i].x = ml_tensor_new(ML_F32, 2, (int64_t[]){bs, f->features}, ML_CPU);
+        if (!f->slots[i].x)
+            return ML_ENOMEM;
+        if (y && !(f->slots[i].y = ml_tensor_new(y->dtype, y->ndim, (int64_t[]){bs, y->ndim > 1 ? y->shape[1] : 0},
+                                                 ML_CPU)))
+            return ML_ENOMEM;
+    }
+    if (ml_iteration_mode_gathers(f->o.iter.mode) && f->n > 0) {
+        int64_t w = f->o.window_rows;
+        if (w <= 0) {
+            int64_t budget = ml_memory_available() / 8;
+            int64_t bytes = budget < DEFAULT_WINDOW_BYTES ? budget : DEFAULT_WINDOW_BYTES;
+            w = bytes / (int64_t)f->x_row;
+        }
+        w = w < bs ? bs : w;
+        f->window_rows = w < f->n ? w : f->n;
+        int64_t n_windows = (f->n + f->window_rows - 1) / f->window_rows;
+        for (int i = 0; i < 2; i++)
+            if (!(f->window[i] = ml_tensor_new(ML_F32, 2, (int64_t[]){f->window_rows, f->features}, ML_CPU)))
+                return ML_ENOMEM;
+        if (!(f->order = ml_malloc((size_t)f->window_rows * sizeof *f->order)) ||
+            !(f->windows = ml_malloc((size_t)n_windows * sizeof *f->windows)))
+            return ML_ENOMEM;
+        ml_rng_seed(&f->rng, f->o.iter.seed);
+    }
+    if (f->o.device != ML_CPU) {
+        f->bx = ml_tensor_new(ML_F32, 2, (int64_t[]){bs, f->features}, f->o.device);
+        if (!f->bx || (y && !(f->by = ml_tensor_new(y->dtype, y->ndim, (int64_t[]){bs, y->ndim > 1 ? y->shape[1] : 0},
+                                                     f->o.device))))
+            return ML_ENOMEM;
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->changed, NULL);
+    if (pthread_create(&f->thread, NULL, reader_main, f) != 0)
+        return ml_error(ML_EIO, "%s: cannot start the thread reading it", f->d->stream->path);
+    f->thread_started = 1;
+    return ML_OK;
+}
+
+ml_status ml_feed_new(const ml_dataset *d, const ml_feed_opts *opts, ml_feed **out)
+{
+    *out = NULL;
+    ml_feed *f = ml_calloc(1, sizeof *f);
+    if (!f)
+        return ML_ENOMEM;
+    f->d = d;
+    f->o = *opts;
+    f->n = f->o.iter.n_examples = ml_dataset_n_examples(d);
+    f->features = ml_dataset_n_features(d);
+    f->x_row = (size_t)f->features * sizeof(float);
+    f->y_row = d->y ? (size_t)(ml_tensor_numel(d->y) / (f->n ? f->n : 1)) * ml_dtype_size(d->y->dtype) : 0;
+    f->streamed = d->X == NULL && d->stream != NULL;
+    ml_status st = ml_iter_new(&f->o.iter, &f->iter);
+    int64_t bs = f->o.iter.batch_size;
+    if (st == ML_OK && f->streamed) {
+        st = start_streaming(f);
+    } else if (st == ML_OK && ml_iteration_mode_gathers(f->o.iter.mode)) {
+        if (d->X->device != ML_CPU)
+            st = ml_error(ML_EDEVICE, "%s batches on %s are not supported yet", ml_iteration_mode_name(f->o.iter.mode),
+                          ml_device_name(d->X->device));
+        else if (!(f->bx = ml_tensor_new(ML_F32, 2, (int64_t[]){bs, f->features}, ML_CPU)) ||
+                 (d->y && !(f->by = ml_tensor_new(d->y->dtype, d->y->ndim,
+                                                  (int64_t[]){bs, d->y->ndim > 1 ? d->y->shape[1] : 0}, ML_CPU))))
+            st = ML_ENOMEM;
+    }
+    if (st != ML_OK) {
+        ml_feed_free(f);
+        return st;
+    }
+    *out = f;
+    return ML_OK;
+}
+
+void ml_feed_free(ml_feed *f)
+{
+    if (!f)
+        return;
+    if (f->thread_started) {
+        pthread_mutex_lock(&f->mu);
+        f->quit = 1;
+        pthread_cond_broadcast(&f->changed);
+        pthread_mutex_unlock(&f->mu);
+        pthread_join(f->thread, NULL);
+        pthread_mutex_destroy(&f->mu);
+        pthread_cond_destroy(&f->changed);
+    }
+    for (int i = 0; f->slots && i < f->n_slots; i++) {
+        ml_tensor_free(f->slots[i].x);
+        ml_tensor_free(f->slots[i].y);
+    }
+    ml_free(f->slots);
+    ml_tensor_free(f->window[0]);
+    ml_tensor_free(f->window[1]);
+    ml_free(f->order);
+    ml_free(f->windows);
+    ml_tensor_free(f->bx);
+    ml_tensor_free(f->by);
+    ml_iter_free(f->iter);
+    ml_free(f);
+}
+
+/* Streamed: the next slot of the ring (the held one released first). */
+static ml_status take_slot(ml_feed *f, slot **out)
+{
+    pthread_mutex_lock(&f->mu);
+    if (f->holding) {
+        f->released++;
+        f->holding = 0;
+        pthread_cond_broadcast(&f->changed);
+    }
+    while (f->taken >= f->produced && !f->quit)
+        pthread_cond_wait(&f->changed, &f->mu);
+    ml_status st = ML_OK;
+    if (f->taken < f->produced) {
+        *out = &f->slots[f->taken % f->n_slots];
+        f->taken++;
+        f->holding = 1;
+    } else {
+        st = f->failure != ML_OK ? ml_error(f->failure, "%s", f->message)
+                                 : ml_error(ML_EIO, "%s: the reading thread stopped", f->d->stream->path);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return st;
+}
+
+ml_status ml_feed_begin_epoch(ml_feed *f)
+{
+    if (!f->streamed) {
+        ml_iter_begin_epoch(f->iter);
+        f->in_epoch = 1;
+        return ML_OK;
+    }
+    /* An epoch left before its end: skip the rest of its batches. */
+    while (f->in_epoch) {
+        slot *s;
+        ML_TRY(take_slot(f, &s));
+        f->in_epoch = s->count > 0;
+    }
+    f->in_epoch = 1;
+    return ML_OK;
+}
+
+static void point_batch(ml_feed *f, const ml_tensor *x, const ml_tensor *y, int64_t start, int64_t count,
+                        ml_tensor **ox, ml_tensor **oy)
+{
+    ml_tensor_point_rows(&f->vx, x, start, count);
+    *ox = &f->vx;
+    *oy = NULL;
+    if (y) {
+        ml_tensor_point_rows(&f->vy, y, start, count);
+        *oy = &f->vy;
+    }
+}
+
+ml_status ml_feed_next(ml_feed *f, ml_tensor **x, ml_tensor **y, int *more)
+{
+    *more = 0;
+    if (!f->in_epoch)
+        return ML_OK;
+    if (f->streamed) {
+        slot *s;
+        ML_TRY(take_slot(f, &s));
+        if (s->count == 0) {
+            f->in_epoch = 0;
+            return ML_OK;
+        }
+        if (f->o.device == ML_CPU) {
+            point_batch(f, s->x, s->y, 0, s->count, x, y);
+        } else {
+            ml_tensor hx, hy;
+            ml_tensor_point_rows(&hx, s->x, 0, s->count);
+            point_batch(f, f->bx, f->by, 0, s->count, x, y);
+            ML_TRY(ml_tensor_copy(*x, &hx));
+            if (s->y) {
+                ml_tensor_point_rows(&hy, s->y, 0, s->count);
+                ML_TRY(ml_tensor_copy(*y, &hy));
+            }
+        }
+        *more = 1;
+        return ML_OK;
+    }
+    ml_batch b;
+    if (!ml_iter_next(f->iter, &b)) {
+        f->in_epoch = 0;
+        return ML_OK;
+    }
+    const ml_dataset *d = f->d;
+    if (b.index) {
+        const char *X = ml_tensor_data(d->X), *Y = d->y ? ml_tensor_data(d->y) : NULL;
+        char *bx = ml_tensor_data(f->bx), *by = f->by ? ml_tensor_data(f->by) : NULL;
+        for (int64_t i = 0; i < b.count; i++) {
+            int64_t r = b.index[i];
+            memcpy(bx + (size_t)i * f->x_row, X + (size_t)r * f->x_row, f->x_row);
+            if (Y)
+                memcpy(by + (size_t)i * f->y_row, Y + (size_t)r * f->y_row, f->y_row);
+        }
+        point_batch(f, f->bx, f->by, 0, b.count, x, y);
+    } else {
+        point_batch(f, d->X, d->y, b.start, b.count, x, y);
+    }
+    *more = 1;
+    return ML_OK;
+}
