@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 
 #include "core/version.h"
 
@@ -134,6 +135,34 @@ static int64_t file_number(const char *path)
     return v;
 }
 
+/* The memory limit and usage of this process's cgroup (v2 "0::/path", or v1's
+ * memory controller), -1 when unknown or unlimited. */
+static void cgroup_memory(int64_t *max, int64_t *cur)
+{
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (!f)
+        return;
+    char line[1024], path[1200];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *v1 = strstr(line, ":memory:"), *v2 = strncmp(line, "0::", 3) == 0 ? line + 3 : NULL;
+        if (v1) {
+            snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", v1 + 8);
+            *max = file_number(path);
+            snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.usage_in_bytes", v1 + 8);
+            *cur = file_number(path);
+        } else if (v2 && *max < 0) {
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", v2);
+            *max = file_number(path);
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.current", v2);
+            *cur = file_number(path);
+        }
+    }
+    fclose(f);
+    if (*max >= ((int64_t)1 << 60)) /* v1's "unlimited" */
+        *max = -1;
+}
+
 /* Address space in use (VmSize of /proc/self/status), in bytes, or -1. */
 static int64_t address_space_used(void)
 {
@@ -159,7 +188,8 @@ int64_t ml_memory_available(void)
     int64_t avail = meminfo_bytes("MemAvailable");
     if (avail < 0)
         avail = INT64_MAX;
-    int64_t max = file_number("/sys/fs/cgroup/memory.max"), cur = file_number("/sys/fs/cgroup/memory.current");
+    int64_t max = -1, cur = -1;
+    cgroup_memory(&max, &cur);
     if (max > 0 && cur >= 0 && max - cur < avail)
         avail = max - cur > 0 ? max - cur : 0;
     struct rlimit rl;
@@ -664,8 +694,14 @@ static ml_status read_dataset(ml_h5_file *f, const ml_dataset_load_opts *opts, c
 
     int64_t features = ml_shape_numel(xnd - 1, xshape + 1);
     int stream = opts->storage == ML_STORAGE_STREAM;
-    if (opts->storage == ML_STORAGE_AUTO && stream_path)
-        stream = count * features * (int64_t)sizeof(float) > ml_memory_available() / 2;
+    int64_t bytes = count * features * (int64_t)sizeof(float);
+    if (opts->storage == ML_STORAGE_AUTO && stream_path) {
+        int64_t available = ml_memory_available();
+        stream = bytes > available / 2;
+        if (stream)
+            ml_info("%s:%s: streamed from the file (%lld MiB, %lld MiB of memory available)", fname, xpath,
+                    (long long)(bytes >> 20), (long long)(available >> 20));
+    }
     if (stream && !stream_path)
         return ml_error(ML_EINVAL, "%s: a dataset read from a pipe cannot be streamed; give its file", fname);
 
