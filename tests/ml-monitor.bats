@@ -231,6 +231,15 @@ three_runs() {
     # the others are still ranked
     [ "${#lines[@]}" -eq 3 ]
     [[ "${lines[1]}" == "1${T}a.h5${T}"* && "${lines[2]}" == "2${T}b.h5${T}"* ]]
+    # an /experiment that is not YAML: where it goes wrong
+    cp a.h5 bad.h5
+    "$(h5py_python)" -c 'import h5py, sys
+with h5py.File(sys.argv[1], "a") as f:
+    del f["experiment"]
+    f["experiment"] = "!obj:Train {\n  a: 1,\n  b: [1, 2\n}\n"' bad.h5
+    run -1 --separate-stderr ml-monitor --rank valid_objective bad.h5 b.h5
+    [ "$stderr" = "ml-monitor: bad.h5:/experiment:4:1: did not find expected ',' or ']'" ]
+    [[ "${lines[1]}" == *" b.h5 "* ]]
     # a misspelt channel: the nearest name, and no table when nothing is left
     run -1 --separate-stderr ml-monitor --rank valid_objectiv a.h5 b.h5
     [ "${stderr_lines[0]}" = "ml-monitor: a.h5: no channel 'valid_objectiv' (did you mean 'valid_objective'?)" ]
