@@ -24,8 +24,11 @@ static const char usage_text[] =
     "With one MODEL, a table of its channels: records, last value, best value\n"
     "(the smallest; the largest for *accuracy channels) and the epoch of the best;\n"
     "with -c, those channels' records.  With --rank CHANNEL, or several MODELs and\n"
-    "one -c CHANNEL, the models ranked by the best value of CHANNEL.  --plot draws\n"
-    "the channels against epochs into a PNG file instead of printing tables.\n"
+    "one -c CHANNEL, the models ranked by the best value of CHANNEL, with a column\n"
+    "for each hyperparameter of their experiments that differs between them (named\n"
+    "by its -s path, as model.layers.0.dim); a MODEL that cannot be ranked is\n"
+    "reported and left out.  --plot draws the channels against epochs into a PNG\n"
+    "file instead of printing tables.\n"
     "--follow reads ml-train's monitor stream from standard input, prints each\n"
     "record as it arrives and a table of best values at the end.  MODEL may be\n"
     "'-' for standard input.\n"
@@ -33,7 +36,8 @@ static const char usage_text[] =
     "Options:\n"
     "  -c, --channel NAME     a channel to show (repeatable; default: all, or for\n"
     "                         --plot and --follow every *_objective and *_y_misclass)\n"
-    "  -r, --rank CHANNEL     rank the MODELs by the best value of CHANNEL\n"
+    "  -r, --rank CHANNEL     rank the MODELs by the best value of CHANNEL (the\n"
+    "                         largest for *accuracy channels, else the smallest)\n"
     "  -f, --follow           read the monitor stream from standard input\n"
     "  -p, --plot FILE        draw the channels into the PNG file FILE ('-': stdout)\n"
     "      --tsv              tab-separated tables with a header line\n"
@@ -195,12 +199,10 @@ static int parse_args(int argc, char **argv, options *o)
 
 /* ---- tables -------------------------------------------------------------- */
 
-#define MAX_COLS 8
-
 typedef struct {
     int n_cols;
-    const char *header[MAX_COLS];
-    int right[MAX_COLS]; /* right-aligned (numbers) */
+    const char *const *header; /* borrowed: n_cols names */
+    const int *right;          /* borrowed: right-aligned (numbers) */
     int rows, cap;
     char **cells; /* rows * n_cols ml_strdup'ed strings */
 } table;
@@ -209,10 +211,8 @@ static void table_init(table *t, int n_cols, const char *const *header, const in
 {
     memset(t, 0, sizeof *t);
     t->n_cols = n_cols;
-    for (int i = 0; i < n_cols; i++) {
-        t->header[i] = header[i];
-        t->right[i] = right[i];
-    }
+    t->header = header;
+    t->right = right;
 }
 
 static ml_status table_add(table *t, char *const *cells)
@@ -237,9 +237,11 @@ static ml_status table_add(table *t, char *const *cells)
     return ML_OK;
 }
 
-static void table_print(const table *t, FILE *fp, int tsv)
+static ml_status table_print(const table *t, FILE *fp, int tsv)
 {
-    size_t width[MAX_COLS];
+    size_t *width = ml_calloc((size_t)t->n_cols, sizeof *width);
+    if (!width)
+        return ML_ENOMEM;
     for (int j = 0; j < t->n_cols; j++) {
         width[j] = strlen(t->header[j]);
         for (int i = 0; i < t->rows; i++) {
@@ -262,6 +264,8 @@ static void table_print(const table *t, FILE *fp, int tsv)
                 fprintf(fp, "%-*s  ", (int)width[j], cell);
         }
     }
+    ml_free(width);
+    return ML_OK;
 }
 
 static void table_free(table *t)
@@ -375,7 +379,7 @@ static int print_listing(const ml_records *r, const options *o)
     for (int i = 0; i < r->n_channels && !rc; i++)
         rc = add_summary_row(&t, &r->channels[i], o->tsv);
     if (!rc)
-        table_print(&t, stdout, o->tsv);
+        rc = table_print(&t, stdout, o->tsv) == ML_OK ? 0 : cli_failed();
     table_free(&t);
     return rc;
 }
@@ -410,17 +414,64 @@ static int print_records(const ml_records *r, const char *source, const options 
         }
     }
     if (!rc)
-        table_print(&t, stdout, o->tsv);
+        rc = table_print(&t, stdout, o->tsv) == ML_OK ? 0 : cli_failed();
     table_free(&t);
     return rc;
 }
 
 /* ---- ranking -------------------------------------------------------------- */
 
+/* One run: its file's best value of the channel, and the experiment that the
+ * file records, flattened to (-s path, value) pairs. */
 typedef struct {
     const char *file;
     ml_records_summary s;
+    int has_experiment;
+    ml_cfg_entry *hp;
+    size_t n_hp;
 } run_result;
+
+/* Reads one model file for the ranking.  A failure is reported in one line
+ * that names the file; returns its exit status. */
+static int read_run(const char *path, const char *channel, run_result *run)
+{
+    memset(run, 0, sizeof *run);
+    run->file = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    ml_h5_file *f;
+    if (ml_h5_open(path, &f) != ML_OK)
+        return cli_failed();
+    ml_records *r = NULL;
+    char *text = NULL;
+    ml_cfg_node *root = NULL;
+    int rc = 0;
+    if (ml_records_check_format(f, "ml-model", 1) != ML_OK || ml_records_read_h5(f, &r) != ML_OK)
+        rc = cli_failed();
+    ml_records_channel *ch = rc ? NULL : find_channel(r, run->file, channel, &rc);
+    if (ch)
+        ml_records_summarize(ch, &run->s);
+    if (!rc && ml_h5_exists(f, "/experiment") == ML_H5_DATASET) {
+        char where[1024];
+        snprintf(where, sizeof where, "%s:/experiment", run->file);
+        if (ml_h5_read_text(f, "/experiment", &text) != ML_OK ||
+            ml_cfg_parse_string(text, where, &root) != ML_OK ||
+            ml_cfg_flatten(root, &run->hp, &run->n_hp) != ML_OK)
+            rc = cli_failed();
+        else
+            run->has_experiment = 1;
+    }
+    ml_cfg_node_free(root);
+    ml_free(text);
+    ml_records_free(r);
+    ml_h5_close(f);
+    return rc;
+}
+
+static void run_free(run_result *run)
+{
+    ml_cfg_entries_free(run->hp, run->n_hp);
+    run->hp = NULL;
+    run->n_hp = 0;
+}
 
 static int better(const run_result *a, const run_result *b, int maximize)
 {
@@ -432,26 +483,93 @@ static int better(const run_result *a, const run_result *b, int maximize)
     return maximize ? a->s.best > b->s.best : a->s.best < b->s.best;
 }
 
-static int print_rank(ml_records **recs, const options *o, const char *channel)
+/* The value of a hyperparameter in a run, or NULL when its experiment has none. */
+static const char *run_value(const run_result *run, const char *key)
+{
+    for (size_t i = 0; i < run->n_hp; i++)
+        if (strcmp(run->hp[i].key, key) == 0)
+            return run->hp[i].value;
+    return NULL;
+}
+
+/* The hyperparameters whose values differ between the runs that record their
+ * experiment (a key that some of them lack differs too), in the order they
+ * first appear.  *keys: borrowed from the runs, in an ml_malloc'ed array. */
+static ml_status differing_keys(const run_result *runs, int n, const char ***keys, int *n_keys)
+{
+    size_t cap = 0;
+    for (int i = 0; i < n; i++)
+        cap += runs[i].n_hp;
+    const char **k = ml_malloc((cap ? cap : 1) * sizeof *k);
+    if (!k)
+        return ML_ENOMEM;
+    int nk = 0;
+    for (int i = 0; i < n; i++) {
+        for (size_t e = 0; e < runs[i].n_hp; e++) {
+            const char *key = runs[i].hp[e].key;
+            int known = !*key; /* a bare scalar document: nothing to show */
+            for (int j = 0; j < nk && !known; j++)
+                known = strcmp(k[j], key) == 0;
+            if (known)
+                continue;
+            const char *first = NULL;
+            int have_first = 0, differs = 0;
+            for (int r = 0; r < n && !differs; r++) {
+                if (!runs[r].has_experiment)
+                    continue;
+                const char *v = run_value(&runs[r], key);
+                if (!have_first) {
+                    first = v;
+                    have_first = 1;
+                } else if (!v != !first || (v && strcmp(v, first) != 0)) {
+                    differs = 1;
+                }
+            }
+            if (differs)
+                k[nk++] = key;
+        }
+    }
+    *keys = k;
+    *n_keys = nk;
+    return ML_OK;
+}
+
+/* A hyperparameter's value as one table cell: tabs and line breaks become
+ * spaces, an empty string is '' and a missing value "-" (TSV: empty). */
+static char *hp_cell(const char *v, int tsv)
+{
+    if (!v)
+        return ml_strdup(tsv ? "" : "-");
+    if (!*v)
+        return ml_strdup("''");
+    char *c = ml_strdup(v);
+    for (char *p = c; p && *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r')
+            *p = ' ';
+    return c;
+}
+
+/* --rank: the runs that could be read and have the channel, best first, with
+ * the hyperparameters that differ between them.  The files that cannot be
+ * ranked are reported and left out (exit status 1). */
+static int print_rank(const options *o, const char *channel)
 {
     run_result *runs = ml_calloc((size_t)o->n_models, sizeof *runs);
     if (!runs)
         return cli_failed();
-    int rc = 0;
-    for (int i = 0; i < o->n_models && !rc; i++) {
-        ml_records_channel *ch = find_channel(recs[i], o->models[i], channel, &rc);
-        if (!ch)
-            break;
-        runs[i].file = strcmp(o->models[i], "-") == 0 ? "<stdin>" : o->models[i];
-        ml_records_summarize(ch, &runs[i].s);
-    }
-    if (rc) {
-        ml_free(runs);
-        return rc;
+    int rc = 0, n = 0;
+    for (int i = 0; i < o->n_models; i++) {
+        int r = read_run(o->models[i], channel, &runs[n]);
+        if (r) {
+            run_free(&runs[n]);
+            rc = r;
+        } else {
+            n++;
+        }
     }
     /* a stable insertion sort: equal runs stay in the order given */
     int maximize = ml_records_maximize(channel);
-    for (int i = 1; i < o->n_models; i++) {
+    for (int i = 1; i < n; i++) {
         run_result cur = runs[i];
         int j = i - 1;
         while (j >= 0 && better(&cur, &runs[j], maximize)) {
@@ -460,11 +578,31 @@ static int print_rank(ml_records **recs, const options *o, const char *channel)
         }
         runs[j + 1] = cur;
     }
-    static const char *const header[6] = {"rank", "file", "best", "best_epoch", "last", "epochs"};
-    static const int right[6] = {1, 0, 1, 1, 1, 1};
-    table t;
-    table_init(&t, 6, header, right);
-    for (int i = 0; i < o->n_models && !rc; i++) {
+    enum { FIXED = 6 };
+    static const char *const fixed_header[FIXED] = {"rank", "file", "best",
+                                                    "best_epoch", "last", "epochs"};
+    static const int fixed_right[FIXED] = {1, 0, 1, 1, 1, 1};
+    const char **keys = NULL, **header = NULL;
+    int n_keys = 0, *right = NULL;
+    char **cells = NULL;
+    if (n > 0 && differing_keys(runs, n, &keys, &n_keys) == ML_OK) {
+        header = ml_malloc((size_t)(FIXED + n_keys) * sizeof *header);
+        right = ml_calloc((size_t)(FIXED + n_keys), sizeof *right);
+        cells = ml_calloc((size_t)(FIXED + n_keys), sizeof *cells);
+    }
+    if (n > 0 && (!header || !right || !cells)) {
+        rc = cli_failed();
+        n = 0;
+    }
+    table t = {0};
+    if (n > 0) {
+        memcpy(header, fixed_header, sizeof fixed_header);
+        memcpy(header + FIXED, keys, (size_t)n_keys * sizeof *keys);
+        memcpy(right, fixed_right, sizeof fixed_right);
+        table_init(&t, FIXED + n_keys, header, right);
+    }
+    int failed = 0;
+    for (int i = 0; i < n && !failed; i++) {
         const ml_records_summary *s = &runs[i].s;
         char rank[16], best[40], epoch[40], last[40], epochs[40];
         snprintf(rank, sizeof rank, "%d", i + 1);
@@ -472,13 +610,28 @@ static int print_rank(ml_records **recs, const options *o, const char *channel)
         num_or_none(epoch, sizeof epoch, s->best_epoch, s->best_index >= 0, o->tsv);
         num_or_none(last, sizeof last, s->last, s->n > 0, o->tsv);
         num_or_none(epochs, sizeof epochs, s->max_epoch, s->n > 0, o->tsv);
-        char *cells[6] = {rank, (char *)runs[i].file, best, epoch, last, epochs};
-        if (table_add(&t, cells) != ML_OK)
-            rc = cli_failed();
+        char *fixed[FIXED] = {rank, (char *)runs[i].file, best, epoch, last, epochs};
+        memcpy(cells, fixed, sizeof fixed);
+        for (int k = 0; k < n_keys; k++) {
+            cells[FIXED + k] = hp_cell(runs[i].has_experiment ? run_value(&runs[i], keys[k]) : NULL,
+                                       o->tsv);
+            failed |= !cells[FIXED + k];
+        }
+        failed = failed || table_add(&t, cells) != ML_OK;
+        for (int k = 0; k < n_keys; k++)
+            ml_free(cells[FIXED + k]);
     }
-    if (!rc)
-        table_print(&t, stdout, o->tsv);
-    table_free(&t);
+    if (n > 0) {
+        if (failed || table_print(&t, stdout, o->tsv) != ML_OK)
+            rc = cli_failed();
+        table_free(&t);
+    }
+    for (int i = 0; i < o->n_models; i++)
+        run_free(&runs[i]);
+    ml_free(cells);
+    ml_free(right);
+    ml_free(header);
+    ml_free(keys);
     ml_free(runs);
     return rc;
 }
@@ -765,7 +918,7 @@ static int run_follow(const options *o)
         if (!rc) {
             if (!o->quiet)
                 printf("\n");
-            table_print(&t, stdout, 0);
+            rc = table_print(&t, stdout, 0) == ML_OK ? 0 : cli_failed();
             fflush(stdout);
         }
         table_free(&t);
@@ -812,6 +965,18 @@ int main(int argc, char **argv)
     if (o.plot && ml_atomic_open(o.plot, &a, &plot_fp) != ML_OK)
         return cli_failed();
 
+    const char *rank_channel = o.rank;
+    if (!rank_channel && o.n_models > 1 && o.n_channels == 1)
+        rank_channel = o.channels[0];
+    if (rank_channel && !o.plot) {
+        rc = print_rank(&o, rank_channel);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "%s: <stdout>: cannot write: %s\n", PROG, strerror(errno));
+            rc = 1;
+        }
+        return rc;
+    }
+
     ml_records **recs = ml_calloc((size_t)o.n_models, sizeof *recs);
     if (!recs) {
         ml_atomic_abort(a);
@@ -820,10 +985,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.n_models && !rc; i++)
         if (ml_records_read_model(o.models[i], &recs[i]) != ML_OK)
             rc = cli_failed();
-
-    const char *rank_channel = o.rank;
-    if (!rank_channel && o.n_models > 1 && o.n_channels == 1)
-        rank_channel = o.channels[0];
 
     if (rc) {
         ml_atomic_abort(a);
@@ -839,8 +1000,6 @@ int main(int argc, char **argv)
         else
             ml_atomic_abort(a);
         plot_set_free(&p);
-    } else if (rank_channel) {
-        rc = print_rank(recs, &o, rank_channel);
     } else {
         for (int i = 0; i < o.n_models && !rc; i++) {
             const char *name = strcmp(o.models[i], "-") == 0 ? "<stdin>" : o.models[i];

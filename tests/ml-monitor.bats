@@ -175,6 +175,78 @@ EOF
     [ "${lines[3]}" = "3${T}a.h5${T}0.7${T}3${T}0.68${T}5" ]
 }
 
+# three_runs: a.h5, b.h5 and c.h5 trained by ml-train from the same small
+# experiment with different -s overrides (a second or so each).
+three_runs() {
+    make_blobs_train_valid
+    write_blobs_experiment exp.yaml
+    ml-train -q -o a.h5 exp.yaml > /dev/null
+    ml-train -q -s algorithm.learning_rate=0.01 -s model.layers.0.dim=5 -o b.h5 exp.yaml > /dev/null
+    ml-train -q -s algorithm.learning_rate=0.5 \
+        -s 'algorithm.learning_rule=!obj:Momentum {init_momentum: 0.5}' -o c.h5 exp.yaml > /dev/null
+}
+
+@test "--rank: trained runs ranked, with the hyperparameters that differ as columns" {
+    three_runs
+    run -0 --separate-stderr ml-monitor --tsv --rank valid_objective a.h5 b.h5 c.h5
+    [ -z "$stderr" ]
+    [ "${#lines[@]}" -eq 4 ]
+    # the fixed columns, then the -s paths of what differs, in the experiment's order
+    [ "${lines[0]}" = "rank${T}file${T}best${T}best_epoch${T}last${T}epochs${T}model.layers.0.dim${T}algorithm.learning_rate${T}algorithm.learning_rule${T}algorithm.learning_rule.init_momentum" ]
+    # c (0.5 with momentum) learns fastest, b (0.01) slowest
+    [[ "${lines[1]}" == "1${T}c.h5${T}"*"${T}3${T}10${T}0.5${T}!obj:Momentum${T}0.5" ]]
+    [[ "${lines[2]}" == "2${T}a.h5${T}"*"${T}3${T}10${T}0.1${T}${T}" ]]
+    [[ "${lines[3]}" == "3${T}b.h5${T}"*"${T}3${T}5${T}0.01${T}${T}" ]]
+    # what the runs share is not shown
+    [[ "${lines[0]}" != *batch_size* && "${lines[0]}" != *nvis* && "${lines[0]}" != *filename* ]]
+    [[ "${lines[0]}" != *layer_name* && "${lines[0]}" != *max_epochs* && "${lines[0]}" != *irange* ]]
+    # awk reads it: the best run's file, and the best value of each learning rate
+    [ "$(ml-monitor --tsv --rank valid_objective a.h5 b.h5 c.h5 | awk -F '\t' 'NR == 2 { print $2 }')" = "c.h5" ]
+    run -0 ml-monitor --tsv --rank valid_objective b.h5 c.h5 a.h5
+    [ "$(cut -f 2 <<< "$output" | tr '\n' ' ')" = "file c.h5 a.h5 b.h5 " ]
+    # aligned: one word per cell, '-' where a run lacks the key
+    run -0 ml-monitor --rank valid_objective a.h5 b.h5 c.h5
+    [ "$(squeeze "${lines[0]}")" = "rank file best best_epoch last epochs model.layers.0.dim algorithm.learning_rate algorithm.learning_rule algorithm.learning_rule.init_momentum" ]
+    [ "$(awk 'NR == 3 { print $2, $7, $8, $9, $10 }' <<< "$output")" = "a.h5 10 0.1 - -" ]
+    [ "$(awk 'NR > 1 { print NF }' <<< "$output" | sort -u)" = "10" ]
+    # two runs that differ only in the learning rate: one extra column
+    run -0 ml-monitor --tsv -c valid_y_misclass a.h5 b.h5
+    [[ "${lines[0]}" == *"${T}epochs${T}model.layers.0.dim${T}algorithm.learning_rate" ]]
+    # one run: nothing differs
+    run -0 ml-monitor --tsv --rank valid_objective a.h5
+    [ "${lines[0]}" = "rank${T}file${T}best${T}best_epoch${T}last${T}epochs" ]
+}
+
+@test "--rank: files that cannot be ranked are reported and left out, exit 1" {
+    three_runs
+    ml-init exp.yaml -o init.h5
+    make_dataset_file d.h5
+    echo "hello" > text.h5
+    run -1 --separate-stderr ml-monitor --tsv --rank valid_objective a.h5 init.h5 d.h5 text.h5 nope.h5 b.h5
+    [ "${stderr_lines[0]}" = "ml-monitor: init.h5: no channel 'valid_objective' (there are no monitor records)" ]
+    [ "${stderr_lines[1]}" = "ml-monitor: d.h5: not an ml model file (ml_format is 'ml-dataset')" ]
+    [ "${stderr_lines[2]}" = "ml-monitor: text.h5: not an HDF5 file" ]
+    [ "${stderr_lines[3]}" = "ml-monitor: nope.h5: cannot open: No such file or directory" ]
+    [ "${#stderr_lines[@]}" -eq 4 ]
+    # the others are still ranked
+    [ "${#lines[@]}" -eq 3 ]
+    [[ "${lines[1]}" == "1${T}a.h5${T}"* && "${lines[2]}" == "2${T}b.h5${T}"* ]]
+    # an /experiment that is not YAML: where it goes wrong
+    cp a.h5 bad.h5
+    "$(h5py_python)" -c 'import h5py, sys
+with h5py.File(sys.argv[1], "a") as f:
+    del f["experiment"]
+    f["experiment"] = "!obj:Train {\n  a: 1,\n  b: [1, 2\n}\n"' bad.h5
+    run -1 --separate-stderr ml-monitor --rank valid_objective bad.h5 b.h5
+    [ "$stderr" = "ml-monitor: bad.h5:/experiment:4:1: did not find expected ',' or ']'" ]
+    [[ "${lines[1]}" == *" b.h5 "* ]]
+    # a misspelt channel: the nearest name, and no table when nothing is left
+    run -1 --separate-stderr ml-monitor --rank valid_objectiv a.h5 b.h5
+    [ "${stderr_lines[0]}" = "ml-monitor: a.h5: no channel 'valid_objectiv' (did you mean 'valid_objective'?)" ]
+    [ "${stderr_lines[1]}" = "ml-monitor: b.h5: no channel 'valid_objectiv' (did you mean 'valid_objective'?)" ]
+    [ -z "$output" ]
+}
+
 @test "missing file, non-HDF5 file, dataset file" {
     run -1 --separate-stderr ml-monitor nope.h5
     [ "$stderr" = "ml-monitor: nope.h5: cannot open: No such file or directory" ]

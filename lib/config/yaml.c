@@ -1335,3 +1335,147 @@ ml_status ml_cfg_emit(const ml_cfg_node *root, char **text)
     *text = e.out.p;
     return ML_OK;
 }
+
+/* ---- flattening ---------------------------------------------------------- */
+
+typedef struct {
+    ml_cfg_entry *entries;
+    size_t n, cap;
+    const ml_cfg_node **seen; /* containers walked, to stop at aliases */
+    size_t n_seen, cap_seen;
+    int oom;
+} flattener;
+
+static void flat_add(flattener *f, const char *key, const char *value)
+{
+    if (f->oom)
+        return;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 32;
+        ml_cfg_entry *e = ml_realloc(f->entries, cap * sizeof *e);
+        if (!e) {
+            f->oom = 1;
+            return;
+        }
+        f->entries = e;
+        f->cap = cap;
+    }
+    char *k = ml_strdup(key), *v = ml_strdup(value);
+    if (!k || !v) {
+        ml_free(k);
+        ml_free(v);
+        f->oom = 1;
+        return;
+    }
+    f->entries[f->n++] = (ml_cfg_entry){k, v};
+}
+
+/* 1 when node was walked before; else remembers it. */
+static int flat_seen(flattener *f, const ml_cfg_node *node)
+{
+    for (size_t i = 0; i < f->n_seen; i++)
+        if (f->seen[i] == node)
+            return 1;
+    if (f->n_seen == f->cap_seen) {
+        size_t cap = f->cap_seen ? 2 * f->cap_seen : 32;
+        const ml_cfg_node **s = ml_realloc(f->seen, cap * sizeof *s);
+        if (!s) {
+            f->oom = 1;
+            return 1;
+        }
+        f->seen = s;
+        f->cap_seen = cap;
+    }
+    f->seen[f->n_seen++] = node;
+    return 0;
+}
+
+static void flat_walk(flattener *f, const ml_cfg_node *node, sbuf *path)
+{
+    if (f->oom || path->oom) {
+        f->oom = 1;
+        return;
+    }
+    const char *key = path->p ? path->p : "";
+    if (node->kind == ML_CFG_SCALAR) {
+        flat_add(f, key, node->text ? node->text : "");
+        return;
+    }
+    if (node->kind == ML_CFG_NULL) {
+        flat_add(f, key, "null");
+        return;
+    }
+    if (flat_seen(f, node)) {
+        char *alias = NULL;
+        if (!f->oom) {
+            size_t len = node->anchor ? strlen(node->anchor) : 0;
+            alias = ml_malloc(len + 2);
+            if (alias) {
+                alias[0] = '*';
+                memcpy(alias + 1, node->anchor ? node->anchor : "", len + 1);
+                flat_add(f, key, alias);
+            } else {
+                f->oom = 1;
+            }
+        }
+        ml_free(alias);
+        return;
+    }
+    int root = path->n == 0;
+    if (node->tag && !root) {
+        char *tag = ml_malloc(strlen(node->tag) + 6);
+        if (!tag) {
+            f->oom = 1;
+            return;
+        }
+        strcpy(tag, "!obj:");
+        strcat(tag, node->tag);
+        flat_add(f, key, tag);
+        ml_free(tag);
+    } else if (node->n == 0 && !root) {
+        flat_add(f, key, node->kind == ML_CFG_SEQ ? "[]" : "{}");
+    }
+    size_t len = path->n;
+    for (size_t i = 0; i < node->n && !f->oom; i++) {
+        if (!root)
+            sb_put(path, ".", 1);
+        if (node->kind == ML_CFG_MAP)
+            sb_puts(path, node->keys[i]);
+        else
+            sb_printf(path, "%zu", i);
+        flat_walk(f, node->items[i], path);
+        path->n = len;
+        if (path->p)
+            path->p[len] = '\0';
+    }
+}
+
+ml_status ml_cfg_flatten(const ml_cfg_node *root, ml_cfg_entry **entries, size_t *n)
+{
+    ML_ASSERT(entries && n);
+    *entries = NULL;
+    *n = 0;
+    if (!root)
+        return ML_OK;
+    flattener f = {0};
+    sbuf path = {0};
+    flat_walk(&f, root, &path);
+    ml_free(path.p);
+    ml_free(f.seen);
+    if (f.oom || path.oom) {
+        ml_cfg_entries_free(f.entries, f.n);
+        return ml_error(ML_ENOMEM, "out of memory flattening YAML");
+    }
+    *entries = f.entries;
+    *n = f.n;
+    return ML_OK;
+}
+
+void ml_cfg_entries_free(ml_cfg_entry *entries, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ml_free(entries[i].key);
+        ml_free(entries[i].value);
+    }
+    ml_free(entries);
+}

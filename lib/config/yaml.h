@@ -128,6 +128,24 @@ ml_status ml_cfg_override(ml_cfg_node *root, const char *assignment);
  * *text: ml_malloc'd, NUL-terminated, ends with a newline; free with ml_free. */
 ml_status ml_cfg_emit(const ml_cfg_node *root, char **text);
 
+/* One value of a tree flattened: its path, as ml_cfg_path and `-s` take it
+ * ("model.layers.0.dim"), and its value as text. */
+typedef struct {
+    char *key;
+    char *value;
+} ml_cfg_entry;
+
+/* Flattens a tree into one entry per value, in document order, to compare
+ * experiments (ml-monitor --rank shows the ones that differ between runs).
+ * Every scalar gives its text ("0.05", quotes removed), null gives "null", a
+ * `!obj:Name` mapping gives "!obj:Name" under its own path and then its
+ * parameters, an empty list or mapping gives "[]" or "{}".  A node reached a
+ * second time (an alias) gives "*anchor" and is not walked again.  The root
+ * gives no entry of its own unless it is a scalar or null (key "").
+ * *entries: ml_malloc'd, free with ml_cfg_entries_free. */
+ml_status ml_cfg_flatten(const ml_cfg_node *root, ml_cfg_entry **entries, size_t *n);
+void ml_cfg_entries_free(ml_cfg_entry *entries, size_t n);
+
 /* Formats "FILE:LINE:COL: " (or "FILE: " when line is 0) into buf; returns
  * the length it needed, like snprintf. */
 int ml_cfg_pos_format(const ml_cfg_pos *pos, char *buf, size_t size);

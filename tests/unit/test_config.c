@@ -1186,6 +1186,87 @@ static void test_reference(void)
     free(mdoc);
 }
 
+/* ml_cfg_flatten: one entry per value, keys as -s takes them, aliases once. */
+static void test_flatten(void)
+{
+    static const char text[] =
+        "!obj:Train {\n"
+        "    dataset: &train !obj:HDF5Dataset { filename: 'train.h5' },\n"
+        "    model: !obj:MLP { nvis: 784, layers: [\n"
+        "        !obj:RectifiedLinear { layer_name: h0, dim: 500 },\n"
+        "        !obj:Softmax { layer_name: y, n_classes: 10 } ] },\n"
+        "    algorithm: !obj:SGD { learning_rate: 0.05, seed: ~, costs: [], opts: {},\n"
+        "        learning_rule: !obj:Momentum { init_momentum: 0.9 },\n"
+        "        monitoring_dataset: { train: *train } },\n"
+        "}\n";
+    static const char *const want[][2] = {
+        {"dataset", "!obj:HDF5Dataset"},
+        {"dataset.filename", "train.h5"},
+        {"model", "!obj:MLP"},
+        {"model.nvis", "784"},
+        {"model.layers.0", "!obj:RectifiedLinear"},
+        {"model.layers.0.layer_name", "h0"},
+        {"model.layers.0.dim", "500"},
+        {"model.layers.1", "!obj:Softmax"},
+        {"model.layers.1.layer_name", "y"},
+        {"model.layers.1.n_classes", "10"},
+        {"algorithm", "!obj:SGD"},
+        {"algorithm.learning_rate", "0.05"},
+        {"algorithm.seed", "null"},
+        {"algorithm.costs", "[]"},
+        {"algorithm.opts", "{}"},
+        {"algorithm.learning_rule", "!obj:Momentum"},
+        {"algorithm.learning_rule.init_momentum", "0.9"},
+        {"algorithm.monitoring_dataset.train", "*train"},
+    };
+    size_t n_want = sizeof want / sizeof want[0];
+    ml_cfg_node *root = NULL;
+    CHECK_OK(ml_cfg_parse_string(text, "flat.yaml", &root), "the flatten example parses");
+    CHECK_OK(ml_cfg_override(root, "model.layers.0.dim=200"), "an override before flattening");
+    ml_cfg_entry *e = NULL;
+    size_t n = 0;
+    CHECK_OK(ml_cfg_flatten(root, &e, &n), "a tree flattens");
+    CHECK(n == n_want, "one entry per value (%zu, want %zu)", n, n_want);
+    for (size_t i = 0; i < n && i < n_want; i++) {
+        const char *value = strcmp(want[i][0], "model.layers.0.dim") == 0 ? "200" : want[i][1];
+        CHECK(!strcmp(e[i].key, want[i][0]) && !strcmp(e[i].value, value),
+              "entry %zu is %s: %s (got %s: %s)", i, want[i][0], value, e[i].key, e[i].value);
+        const ml_cfg_node *at = ml_cfg_path(root, e[i].key);
+        CHECK(at != NULL, "ml_cfg_path finds %s", e[i].key);
+    }
+    ml_cfg_entries_free(e, n);
+    ml_cfg_node_free(root);
+
+    /* what ml_cfg_emit writes flattens to the same entries */
+    CHECK_OK(ml_cfg_parse_string(text, "flat.yaml", &root), "parses again");
+    char *emitted = NULL;
+    CHECK_OK(ml_cfg_emit(root, &emitted), "emits");
+    ml_cfg_node *back = NULL;
+    CHECK_OK(ml_cfg_parse_string(emitted, "emitted", &back), "the emitted text parses");
+    ml_cfg_entry *e1 = NULL, *e2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    CHECK_OK(ml_cfg_flatten(root, &e1, &n1), "flattens the original");
+    CHECK_OK(ml_cfg_flatten(back, &e2, &n2), "flattens the emitted text");
+    int same = n1 == n2;
+    for (size_t i = 0; same && i < n1; i++)
+        same = !strcmp(e1[i].key, e2[i].key) && !strcmp(e1[i].value, e2[i].value);
+    CHECK(same, "the emitted text flattens to the same entries");
+    ml_cfg_entries_free(e1, n1);
+    ml_cfg_entries_free(e2, n2);
+    ml_free(emitted);
+    ml_cfg_node_free(back);
+    ml_cfg_node_free(root);
+
+    /* a scalar root, an empty tree */
+    CHECK_OK(ml_cfg_parse_string("5", NULL, &root), "a scalar document");
+    CHECK_OK(ml_cfg_flatten(root, &e, &n), "a scalar flattens");
+    CHECK(n == 1 && !strcmp(e[0].key, "") && !strcmp(e[0].value, "5"), "a scalar root: key ''");
+    ml_cfg_entries_free(e, n);
+    ml_cfg_node_free(root);
+    CHECK_OK(ml_cfg_flatten(NULL, &e, &n), "no tree flattens");
+    CHECK(n == 0 && e == NULL, "no tree: no entries");
+}
+
 int main(void)
 {
     ml_alloc_stats start = ml_alloc_stats_get();
@@ -1194,6 +1275,7 @@ int main(void)
     test_parse_errors();
     test_file();
     test_override();
+    test_flatten();
     test_register();
     test_instantiate();
     test_defaults_and_getters();
