@@ -432,6 +432,8 @@ static ml_dataset *on_device(const ml_dataset *d, ml_device device, ml_status *s
 ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **monitor)
 {
     *monitor = NULL;
+    if (t->algorithm_kind == ML_ALGORITHM_BGD && !t->bgd)
+        return ml_error(ML_EINVAL, "BGD: the training has no BGD settings");
     /* BGD's base holds the settings it shares with SGD (monitor, cost, termination). */
     ml_sgd *sgd = t->algorithm_kind == ML_ALGORITHM_BGD ? &t->bgd->base : t->algorithm;
     if (sgd->batch_size < 1)
