@@ -429,9 +429,12 @@ static ml_status minimize_group(ml_bgd_run *r, int64_t epoch, int64_t group)
         r->alpha = r->cfg.init_alpha;
     if (r->cfg.reset_conjugate)
         r->have_prev = 0;
+    double f0 = 0;
+    int fresh = 0; /* acc holds the gradient at the current parameters, f0 their objective */
     for (int64_t u = 0; u < r->cfg.updates_per_batch; u++) {
-        double f0;
-        ML_TRY(group_pass(r, 1, &f0));
+        if (!fresh)
+            ML_TRY(group_pass(r, 1, &f0));
+        fresh = 0;
         if (!isfinite(f0))
             return ml_error(ML_ENUMERIC, "epoch %lld, batch %lld: the objective is %s", (long long)epoch,
                             (long long)group, isnan(f0) ? "NaN" : "infinite");
@@ -475,6 +478,7 @@ static ml_status minimize_group(ml_bgd_run *r, int64_t epoch, int64_t group)
             r->have_prev = 0; /* restart from steepest descent */
             if (beta == 0)
                 break; /* not even the gradient lowers the objective at float precision */
+            fresh = 1;    /* back at p0: same gradient */
             continue;
         }
         r->alpha = alpha;
