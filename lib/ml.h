@@ -27,6 +27,7 @@
 #include "model/model.h"
 #include "model/cost.h"
 #include "train/train.h"
+#include "train/bgd.h"
 #include "train/evaluate.h"
 #include "config/yaml.h"
 #include "config/component.h"

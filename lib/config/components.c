@@ -13,6 +13,7 @@
 #include "data/idx.h"
 #include "model/cost.h"
 #include "model/model.h"
+#include "train/bgd.h"
 #include "train/train.h"
 
 #define ALIASES(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -1085,6 +1086,138 @@ static const ml_component sgd = {
     "SGD", ALIASES("pylearn2.training_algorithms.sgd.SGD"), "algorithm", sgd_params, sgd_construct, sgd_destroy,
     "stochastic gradient descent on mini-batches, monitoring after each epoch"};
 
+/* ---- BGD (issue 5) ---- */
+
+static const ml_cfg_param bgd_params[] = {
+    {.name = "batch_size", .type = ML_CFG_T_INT, .required = 1,
+     .doc = "examples per minibatch (the largest batch a compiled function runs)"},
+    {.name = "batches_per_iter", .type = ML_CFG_T_INT, .def = "1",
+     .doc = "minibatches whose gradients add up to one batch of the line searches, so a batch may exceed memory "
+            "(Pylearn2: batches per epoch, each minimised alone)"},
+    {.name = "updates_per_batch", .type = ML_CFG_T_INT, .def = "10", .doc = "line searches on each batch"},
+    {.name = "conjugate", .type = ML_CFG_T_BOOL, .def = "false",
+     .doc = "Polak-Ribiere conjugate directions (beta = max(0, g.(g - g_prev) / g_prev.g_prev), restarted when "
+            "not a descent direction or a search fails) instead of steepest descent"},
+    {.name = "reset_conjugate", .type = ML_CFG_T_BOOL, .def = "true",
+     .doc = "start every batch from steepest descent"},
+    {.name = "line_search_mode", .type = ML_CFG_T_STRING, .def = "'exhaustive'",
+     .doc = "exhaustive (bracket the minimum from the carried alpha by doubling or halving, then narrow it by "
+            "golden sections and take the lowest point) or backtracking (Armijo: halve twice the carried alpha "
+            "until the objective falls enough); a step is taken only when the objective falls"},
+    {.name = "reset_alpha", .type = ML_CFG_T_BOOL, .def = "true",
+     .doc = "start every batch's first line search at init_alpha (else carry alpha over from the last batch)"},
+    {.name = "init_alpha", .type = ML_CFG_T_FLOAT, .def = "0.01",
+     .doc = "the first step size tried, a multiple of the search direction"},
+    {.name = "monitoring_dataset", .type = ML_CFG_T_ANY,
+     .doc = "a mapping from channel prefixes to datasets (or one dataset, channels without prefix)"},
+    {.name = "monitoring_batch_size", .type = ML_CFG_T_INT, .doc = "examples per batch of the monitor (default: batch_size)"},
+    {.name = "monitoring_batches", .type = ML_CFG_T_INT, .doc = "batches of each monitoring dataset the monitor reads (default: all)"},
+    {.name = "cost", .type = ML_CFG_T_OBJECT, .category = "cost", .doc = "the objective (default: the model's own)"},
+    {.name = "termination_criterion", .type = ML_CFG_T_OBJECT, .category = "termination", .doc = "when to stop (default: never)"},
+    {.name = "train_iteration_mode", .type = ML_CFG_T_STRING, .def = "shuffled_sequential",
+     .doc = "order of the minibatches: shuffled_sequential (Pylearn2's), sequential or batchwise_shuffled_sequential"},
+    {.name = "seed", .type = ML_CFG_T_ANY, .def = "[2012, 10, 16]", .doc = "seed of the shuffles"},
+    {0}};
+
+static void bgd_destroy(void *p)
+{
+    ml_bgd *b = p;
+    for (int i = 0; i < b->base.n_monitor; i++)
+        ml_free(b->base.monitor[i].name);
+    ml_free(b->base.monitor);
+    ml_free(b);
+}
+
+/* A positive int64 parameter. */
+static ml_status args_positive(ml_cfg_args *a, const char *name, int64_t *v)
+{
+    ML_TRY(ml_cfg_args_int64(a, name, v));
+    if (*v < 1)
+        return ml_cfg_args_error(a, name, ML_EINVAL, "must be at least 1");
+    return ML_OK;
+}
+
+static ml_status bgd_construct(ml_cfg_args *a, void **out)
+{
+    ml_bgd *b = ml_malloc(sizeof *b);
+    if (!b)
+        return ML_ENOMEM;
+    ml_bgd_init(b);
+    ml_sgd *s = &b->base;
+    const char *text;
+    void *obj;
+    int64_t v;
+    ml_status st = args_positive(a, "batch_size", &s->batch_size);
+    if (st == ML_OK)
+        st = args_positive(a, "batches_per_iter", &b->batches_per_iter);
+    if (st == ML_OK)
+        st = args_positive(a, "updates_per_batch", &b->updates_per_batch);
+    if (st == ML_OK)
+        st = ml_cfg_args_bool(a, "conjugate", &b->conjugate);
+    if (st == ML_OK)
+        st = ml_cfg_args_bool(a, "reset_conjugate", &b->reset_conjugate);
+    if (st == ML_OK)
+        st = ml_cfg_args_bool(a, "reset_alpha", &b->reset_alpha);
+    if (st == ML_OK && (st = ml_cfg_args_string(a, "line_search_mode", &text)) == ML_OK) {
+        int m = ml_line_search_mode_parse(text);
+        if (m >= 0)
+            b->line_search = (ml_line_search_mode)m;
+        else
+            st = ml_cfg_args_error(a, "line_search_mode", ML_EINVAL, "must be 'exhaustive' or 'backtracking', not '%s'",
+                                   text);
+    }
+    if (st == ML_OK && (st = ml_cfg_args_float(a, "init_alpha", &b->init_alpha)) == ML_OK &&
+        !(b->init_alpha > 0 && isfinite(b->init_alpha)))
+        st = ml_cfg_args_error(a, "init_alpha", ML_EINVAL, "must be positive");
+    if (st == ML_OK && ml_cfg_args_has(a, "monitoring_batch_size") &&
+        (st = args_positive(a, "monitoring_batch_size", &v)) == ML_OK)
+        s->monitoring_batch_size = v;
+    if (st == ML_OK && ml_cfg_args_has(a, "monitoring_batches") &&
+        (st = args_positive(a, "monitoring_batches", &v)) == ML_OK)
+        s->monitoring_batches = v;
+    if (st == ML_OK && ml_cfg_args_has(a, "cost") && (st = ml_cfg_args_object(a, "cost", NULL, &obj)) == ML_OK)
+        s->cost = obj;
+    if (st == ML_OK && ml_cfg_args_has(a, "termination_criterion") &&
+        (st = ml_cfg_args_object(a, "termination_criterion", NULL, &obj)) == ML_OK)
+        s->termination = obj;
+    if (st == ML_OK && (st = ml_cfg_args_string(a, "train_iteration_mode", &text)) == ML_OK) {
+        int m = ml_iteration_mode_parse(text);
+        if (m == ML_ITER_SEQUENTIAL || m == ML_ITER_SHUFFLED_SEQUENTIAL || m == ML_ITER_BATCHWISE_SHUFFLED_SEQUENTIAL)
+            s->iteration = (ml_iteration_mode)m;
+        else
+            st = ml_cfg_args_error(a, "train_iteration_mode", ML_EINVAL,
+                                   "must be 'shuffled_sequential', 'sequential' or 'batchwise_shuffled_sequential' "
+                                   "(each example once an epoch), not '%s'", text);
+    }
+    if (st == ML_OK)
+        st = read_seed(a, "seed", &s->seed);
+    const ml_cfg_node *mon = ml_cfg_args_node(a, "monitoring_dataset");
+    if (st == ML_OK && mon) {
+        ml_cfg_ctx *ctx = ml_cfg_args_ctx(a);
+        if (mon->kind == ML_CFG_MAP && mon->tag) {
+            if ((st = ml_cfg_instantiate(ctx, mon, "dataset", &obj)) == ML_OK)
+                st = add_monitoring(s, "", obj);
+        } else if (mon->kind == ML_CFG_MAP) {
+            for (size_t i = 0; st == ML_OK && i < mon->n; i++)
+                if ((st = ml_cfg_instantiate(ctx, mon->items[i], "dataset", &obj)) == ML_OK)
+                    st = add_monitoring(s, mon->keys[i], obj);
+        } else {
+            st = ml_cfg_args_error(a, "monitoring_dataset", ML_EINVAL, "must be a dataset or a mapping of names to datasets");
+        }
+    }
+    if (st != ML_OK) {
+        bgd_destroy(b);
+        return st;
+    }
+    *out = b;
+    return ML_OK;
+}
+
+static const ml_component bgd = {
+    "BGD", ALIASES("pylearn2.training_algorithms.bgd.BGD"), "algorithm", bgd_params, bgd_construct, bgd_destroy,
+    "batch gradient descent: the gradient of batches_per_iter minibatches, then updates_per_batch line searches "
+    "along it (or along conjugate directions), monitoring after each epoch; the channel alpha is the latest step"};
+
 /* ---- Train ---- */
 
 static const ml_cfg_param train_params[] = {
@@ -1118,8 +1251,14 @@ static ml_status train_construct(ml_cfg_args *a, void **out)
         t->mlp = obj;
         t->train.model = t->mlp->model;
     }
-    if (st == ML_OK && (st = ml_cfg_args_object(a, "algorithm", NULL, &obj)) == ML_OK)
-        t->train.algorithm = obj;
+    if (st == ML_OK && (st = ml_cfg_args_object(a, "algorithm", NULL, &obj)) == ML_OK) {
+        if (ml_cfg_ctx_component_of(ml_cfg_args_ctx(a), obj) == &bgd) {
+            t->train.algorithm_kind = ML_ALGORITHM_BGD;
+            t->train.bgd = obj;
+        } else {
+            t->train.algorithm = obj;
+        }
+    }
     if (st == ML_OK && ml_cfg_args_has(a, "save_path"))
         st = args_strdup(a, "save_path", &t->train.save_path);
     if (st == ML_OK && (st = ml_cfg_args_int64(a, "save_freq", &t->train.save_freq)) == ML_OK && t->train.save_freq < 0)
@@ -1151,7 +1290,7 @@ ml_status ml_components_register(void)
         return ML_OK;
     const ml_component *all[] = {
         &train, &hdf5_dataset, &mnist, &transformer_dataset, &mlp, &conv2d_space, &vector_space, &linear, &sigmoid, &tanh_layer, &relu,
-        &softmax, &conv_relu, &sgd, &momentum, &default_cost, &dropout_cost, &weight_decay, &l1_decay,
+        &softmax, &conv_relu, &sgd, &bgd, &momentum, &default_cost, &dropout_cost, &weight_decay, &l1_decay,
         &sum_of_costs, &epoch_counter, &monitor_based, &save_best,
     };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)

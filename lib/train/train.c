@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "data/feed.h"
+#include "train/bgd.h"
 #include "train/train.h"
 
 #define ML_MODEL_FORMAT "ml-model"
@@ -133,6 +134,7 @@ typedef struct {
     ml_sgd *sgd;
     ml_graph *g;
     ml_fn *train_fn, *monitor_fn;
+    ml_bgd_run *bgd; /* BGD's functions and buffers (bgd.c); NULL with SGD */
     ml_tensor **velocity;
     float lr, momentum;
     int classification;
@@ -178,7 +180,7 @@ static ml_status build_functions(run_state *s)
     s->velocity = ml_calloc((size_t)n_params, sizeof *s->velocity);
     if (st == ML_OK && !s->velocity)
         st = ML_ENOMEM;
-    for (int i = 0; st == ML_OK && i < n_params; i++) {
+    for (int i = 0; st == ML_OK && s->t->algorithm_kind == ML_ALGORITHM_SGD && i < n_params; i++) {
         ml_param p = ml_model_param(m, i);
         s->velocity[i] = ml_tensor_new(ML_F32, p.value->ndim, p.value->shape, s->opts->device);
         if (!s->velocity[i]) {
@@ -197,7 +199,7 @@ static ml_status build_functions(run_state *s)
         monitored[n_monitored++] = ml_cost_default_of(m, g, output, y);
         monitored[n_monitored++] = ml_misclass(g, output, y);
     }
-    if (st == ML_OK) {
+    if (st == ML_OK && s->t->algorithm_kind == ML_ALGORITHM_SGD) {
         ml_fn_spec train = {.n_inputs = 2, .inputs = inputs, .n_outputs = 1, .outputs = &cost,
                             .n_effects = n_effects, .effects = effects, .max_batch = sgd->batch_size,
                             .device = s->opts->device, .seed = sgd->seed};
@@ -300,7 +302,10 @@ static ml_status run_monitor(run_state *s)
     ML_TRY(ml_monitor_begin_record(s->mon, s->epoch, s->batches, s->examples, s->train_seconds));
     for (int i = 0; i < s->sgd->n_monitor; i++)
         ML_TRY(monitor_dataset(s, &s->sgd->monitor[i], s->monitor_feed[i]));
-    ML_TRY(set_channel(s->mon, "learning_rate", s->lr));
+    if (s->bgd)
+        ML_TRY(set_channel(s->mon, "alpha", ml_bgd_run_stats(s->bgd)->alpha));
+    else
+        ML_TRY(set_channel(s->mon, "learning_rate", s->lr));
     if (s->sgd->has_momentum)
         ML_TRY(set_channel(s->mon, "momentum", s->momentum));
     ML_TRY(set_channel(s->mon, "total_seconds_last_epoch", s->epoch_seconds));
@@ -411,9 +416,13 @@ static ml_dataset *on_device(const ml_dataset *d, ml_device device, ml_status *s
 ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **monitor)
 {
     *monitor = NULL;
-    ml_sgd *sgd = t->algorithm;
+    if (t->algorithm_kind == ML_ALGORITHM_BGD && !t->bgd)
+        return ml_error(ML_EINVAL, "BGD: the training has no BGD settings");
+    /* BGD's base holds the settings it shares with SGD (monitor, cost, termination). */
+    ml_sgd *sgd = t->algorithm_kind == ML_ALGORITHM_BGD ? &t->bgd->base : t->algorithm;
     if (sgd->batch_size < 1)
-        return ml_error(ML_EINVAL, "SGD: batch_size must be at least 1");
+        return ml_error(ML_EINVAL, "%s: batch_size must be at least 1",
+                        t->algorithm_kind == ML_ALGORITHM_BGD ? "BGD" : "SGD");
     if (t->save_path && !t->allow_overwrite && access(t->save_path, F_OK) == 0)
         return ml_error(ML_EIO, "%s: exists, and allow_overwrite is false", t->save_path);
     run_state s = {.t = t, .opts = opts, .m = t->model, .sgd = sgd, .lr = sgd->learning_rate,
@@ -462,6 +471,10 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
         goto done;
     if ((st = build_functions(&s)) != ML_OK)
         goto done;
+    if (t->algorithm_kind == ML_ALGORITHM_BGD &&
+        ((st = ml_dataset_require_memory(s.train_data, "BGD")) != ML_OK ||
+         (st = ml_bgd_run_new(t->bgd, t->model, s.train_data, opts->device, &s.bgd)) != ML_OK))
+        goto done;
     if ((st = run_monitor(&s)) != ML_OK || (st = run_extensions(&s)) != ML_OK)
         goto done;
     for (;;) {
@@ -471,7 +484,7 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
         if (!go_on)
             break;
         double start = seconds_now();
-        st = train_epoch(&s);
+        st = s.bgd ? ml_bgd_epoch(s.bgd, s.epoch + 1, opts->stop, &s.batches, &s.examples) : train_epoch(&s);
         double trained = seconds_now();
         s.epoch_train_seconds = trained - start;
         s.train_seconds += s.epoch_train_seconds;
@@ -502,6 +515,7 @@ done:
     ml_monitor_free(s.mon);
     ml_fn_free(s.train_fn);
     ml_fn_free(s.monitor_fn);
+    ml_bgd_run_free(s.bgd);
     ml_graph_free(s.g);
     for (int i = 0; s.velocity && i < ml_model_n_params(t->model); i++)
         ml_tensor_free(s.velocity[i]);

@@ -1,4 +1,4 @@
-/* Training: Pylearn2's Train main loop with the SGD algorithm, a monitor of
+/* Training: Pylearn2's Train main loop with the SGD or BGD algorithm, a monitor of
  * named channels, termination criteria and extensions.  The config layer
  * fills these structures from an experiment file; a program runs them. */
 #ifndef ML_TRAIN_TRAIN_H
@@ -90,10 +90,17 @@ typedef struct {
 /* Pylearn2's defaults (shuffled_sequential, seed 2012-10-5). */
 void ml_sgd_init(ml_sgd *sgd);
 
+/* Batch gradient descent with line searches (train/bgd.h). */
+typedef struct ml_bgd ml_bgd;
+
+typedef enum { ML_ALGORITHM_SGD, ML_ALGORITHM_BGD } ml_algorithm_kind;
+
 typedef struct {
     ml_dataset *dataset;       /* borrowed */
     ml_model *model;           /* borrowed */
-    ml_sgd *algorithm;         /* borrowed */
+    ml_sgd *algorithm;         /* borrowed; SGD */
+    ml_algorithm_kind algorithm_kind; /* ML_ALGORITHM_SGD (0) or BGD */
+    ml_bgd *bgd;               /* borrowed; BGD (its base replaces algorithm) */
     char *save_path;           /* NULL: nothing saved */
     int64_t save_freq;         /* epochs between saves; 0: only at the end */
     int allow_overwrite;
