@@ -1190,10 +1190,11 @@ static ml_status momentum_adjustor_construct(ml_cfg_args *a, void **out)
 
 static const ml_component momentum_adjustor = {
     "MomentumAdjustor",
-    ALIASES("pylearn2.training_algorithms.learning_rule.MomentumAdjustor", "pylearn2.training_algorithms.sgd.MomentumAdjustor"),
+    ALIASES("pylearn2.training_algorithms.learning_rule.MomentumAdjustor"),
     "extension", momentum_adjustor_params, momentum_adjustor_construct, extension_destroy,
     "the Momentum rule's momentum moves linearly from init_momentum to final_momentum between epochs start and "
-    "saturate (Pylearn2's schedule: after the record of epoch k the momentum for epoch k+1 is set from k+1)"};
+    "saturate: as in Pylearn2, after the record of epoch k it becomes init_momentum + (final_momentum - init_momentum) "
+    "(k + 1 - start) / (saturate - start), clipped to the two, for epoch k + 1"};
 
 static const ml_cfg_param linear_decay_params[] = {
     {.name = "start", .type = ML_CFG_T_INT, .required = 1, .doc = "the first epoch with a decayed learning rate, at least 1"},
