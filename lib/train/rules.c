@@ -174,7 +174,7 @@ ml_status ml_rule_build(ml_rule *r, ml_graph *g, const ml_model *m, ml_node *con
     ml_node *c[4];
     for (int k = 0; k < 4; k++)
         c[k] = ml_scalar(g, "rule_factor", &r->c[k]);
-    ml_node *one = ml_const(g, 1.0f, 0, NULL);
+    ml_node *one = ml_const(g, 1.0f, 0, (int64_t[]){1}); /* a 0-d 1: its shape is not read */
     if (!lr || !mom || !c[0] || !c[1] || !c[2] || !c[3] || !one)
         return ML_ENOMEM;
     int nu = 0, ne = 0;

@@ -87,7 +87,8 @@ typedef struct {
     double final_momentum;    /* MomentumAdjustor */
     double decay_factor;      /* LinearDecayOverEpoch, ExponentialDecay */
     double min_lr;            /* ExponentialDecay */
-    /* State, as Pylearn2 keeps it: records (or batches) seen, the initial value, the step. */
+    /* State, as Pylearn2 keeps it (what an exact resume must save): records (or
+     * batches) seen, whether the initial value was taken, that value, the step. */
     int64_t count;
     int initialized;
     double init_value, step;
