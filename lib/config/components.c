@@ -1008,7 +1008,7 @@ static void termination_destroy(void *p)
 static const ml_cfg_param monitor_based_params[] = {
     {.name = "channel_name", .type = ML_CFG_T_STRING, .required = 1, .doc = "the channel to watch, e.g. valid_y_misclass"},
     {.name = "prop_decrease", .type = ML_CFG_T_FLOAT, .def = "0.01", .doc = "fraction of the best value an improvement must beat it by"},
-    {.name = "N", .type = ML_CFG_T_INT, .def = "5", .doc = "epochs without such an improvement before stopping"},
+    {.name = "N", .type = ML_CFG_T_INT, .def = "5", .doc = "epochs without such an improvement before stopping: the patience of early stopping"},
     {0}};
 
 static ml_status monitor_based_construct(ml_cfg_args *a, void **out)
