@@ -153,7 +153,8 @@ int main(int argc, char **argv)
     if (e->train->save_path && (status = cli_check_writable(e->train->save_path)) != 0)
         goto done;
     for (int i = 0; i < e->train->n_extensions && !status; i++)
-        status = cli_check_writable(e->train->extensions[i]->save_path);
+        if (e->train->extensions[i]->save_path)
+            status = cli_check_writable(e->train->extensions[i]->save_path);
     if (status)
         goto done;
     if (model_path && (status = start_from(e->model, model_path)) != 0)

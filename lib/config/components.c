@@ -855,24 +855,139 @@ static const ml_cfg_param momentum_params[] = {
     {.name = "nesterov_momentum", .type = ML_CFG_T_BOOL, .def = "false", .doc = "use Nesterov's accelerated gradient"},
     {0}};
 
+static ml_status rule_out(ml_learning_rule *r, void **out)
+{
+    ml_learning_rule *p = ml_malloc(sizeof *p);
+    if (!p)
+        return ML_ENOMEM;
+    *p = *r;
+    *out = p;
+    return ML_OK;
+}
+
 static ml_status momentum_construct(ml_cfg_args *a, void **out)
 {
-    ml_momentum_rule r;
+    ml_learning_rule r;
+    ml_learning_rule_init(&r, ML_RULE_MOMENTUM);
     ML_TRY(ml_cfg_args_float(a, "init_momentum", &r.init_momentum));
     ML_TRY(ml_cfg_args_bool(a, "nesterov_momentum", &r.nesterov));
     if (!(r.init_momentum >= 0 && r.init_momentum < 1))
         return ml_cfg_args_error(a, "init_momentum", ML_EINVAL, "must be in [0, 1)");
-    ml_momentum_rule *p = ml_malloc(sizeof *p);
-    if (!p)
-        return ML_ENOMEM;
-    *p = r;
-    *out = p;
-    return ML_OK;
+    return rule_out(&r, out);
 }
 
 static const ml_component momentum = {
     "Momentum", ALIASES("pylearn2.training_algorithms.learning_rule.Momentum"), "learning_rule",
     momentum_params, momentum_construct, ml_free, "v = momentum v - learning_rate gradient; param += v"};
+
+/* A coefficient of a moving average, in [0, 1). */
+static ml_status read_decay(ml_cfg_args *a, const char *name, float *v)
+{
+    ML_TRY(ml_cfg_args_float(a, name, v));
+    if (!(*v >= 0 && *v < 1))
+        return ml_cfg_args_error(a, name, ML_EINVAL, "must be in [0, 1)");
+    return ML_OK;
+}
+
+static ml_status read_positive(ml_cfg_args *a, const char *name, float *v)
+{
+    ML_TRY(ml_cfg_args_float(a, name, v));
+    if (!(*v > 0) || !isfinite(*v))
+        return ml_cfg_args_error(a, name, ML_EINVAL, "must be positive");
+    return ML_OK;
+}
+
+static const ml_cfg_param adagrad_params[] = {
+    {.name = "epsilon", .type = ML_CFG_T_FLOAT, .def = "1e-6", .doc = "added to the sum of squared gradients under the square root"},
+    {.name = "max_scaling", .type = ML_CFG_T_FLOAT,
+     .doc = "Pylearn2's form instead of epsilon: the root of the sum is at least 1/max_scaling"},
+    {0}};
+
+static ml_status adagrad_construct(ml_cfg_args *a, void **out)
+{
+    ml_learning_rule r;
+    ml_learning_rule_init(&r, ML_RULE_ADAGRAD);
+    ML_TRY(read_positive(a, "epsilon", &r.epsilon));
+    if (ml_cfg_args_has(a, "max_scaling"))
+        ML_TRY(read_positive(a, "max_scaling", &r.max_scaling));
+    return rule_out(&r, out);
+}
+
+static const ml_component adagrad = {
+    "AdaGrad", ALIASES("pylearn2.training_algorithms.learning_rule.AdaGrad"), "learning_rule", adagrad_params,
+    adagrad_construct, ml_free,
+    "s += gradient^2; param -= learning_rate gradient / sqrt(s + epsilon) (Duchi et al.; yadll's form)"};
+
+static const ml_cfg_param rmsprop_params[] = {
+    {.name = "decay", .type = ML_CFG_T_FLOAT, .def = "0.9", .doc = "of the moving average of squared gradients, in [0, 1)"},
+    {.name = "max_scaling", .type = ML_CFG_T_FLOAT, .def = "1e5", .doc = "the largest factor a gradient is scaled by"},
+    {0}};
+
+static ml_status rmsprop_construct(ml_cfg_args *a, void **out)
+{
+    ml_learning_rule r;
+    ml_learning_rule_init(&r, ML_RULE_RMSPROP);
+    ML_TRY(read_decay(a, "decay", &r.decay));
+    ML_TRY(read_positive(a, "max_scaling", &r.max_scaling));
+    return rule_out(&r, out);
+}
+
+static const ml_component rmsprop = {
+    "RMSProp", ALIASES("pylearn2.training_algorithms.learning_rule.RMSProp"), "learning_rule", rmsprop_params,
+    rmsprop_construct, ml_free,
+    "s = decay s + (1 - decay) gradient^2; param -= learning_rate gradient / max(sqrt(s), 1/max_scaling)"};
+
+static const ml_cfg_param adadelta_params[] = {
+    {.name = "decay", .type = ML_CFG_T_FLOAT, .def = "0.95", .doc = "of the moving averages, in [0, 1)"},
+    {0}};
+
+static ml_status adadelta_construct(ml_cfg_args *a, void **out)
+{
+    ml_learning_rule r;
+    ml_learning_rule_init(&r, ML_RULE_ADADELTA);
+    ML_TRY(read_decay(a, "decay", &r.decay));
+    return rule_out(&r, out);
+}
+
+static const ml_component adadelta = {
+    "AdaDelta", ALIASES("pylearn2.training_algorithms.learning_rule.AdaDelta"), "learning_rule", adadelta_params,
+    adadelta_construct, ml_free,
+    "the AdaDelta of Zeiler as Pylearn2 has it: the learning rate (times lr_scale) is the epsilon of both square roots, "
+    "d = -sqrt(E[d^2] + lr) / sqrt(E[g^2] + lr) gradient; param += d"};
+
+static const ml_cfg_param adam_params[] = {
+    {.name = "beta1", .type = ML_CFG_T_FLOAT, .def = "0.9", .doc = "decay of the mean of the gradients, in [0, 1)"},
+    {.name = "beta2", .type = ML_CFG_T_FLOAT, .def = "0.999", .doc = "decay of the mean of their squares, in [0, 1)"},
+    {.name = "epsilon", .type = ML_CFG_T_FLOAT, .def = "1e-8", .doc = "added to the denominator"},
+    {0}};
+
+static ml_status adam_family(ml_cfg_args *a, ml_rule_kind kind, void **out)
+{
+    ml_learning_rule r;
+    ml_learning_rule_init(&r, kind);
+    ML_TRY(read_decay(a, "beta1", &r.beta1));
+    ML_TRY(read_decay(a, "beta2", &r.beta2));
+    ML_TRY(read_positive(a, "epsilon", &r.epsilon));
+    return rule_out(&r, out);
+}
+
+static ml_status adam_construct(ml_cfg_args *a, void **out) { return adam_family(a, ML_RULE_ADAM, out); }
+static ml_status adamax_construct(ml_cfg_args *a, void **out) { return adam_family(a, ML_RULE_ADAMAX, out); }
+static ml_status nadam_construct(ml_cfg_args *a, void **out) { return adam_family(a, ML_RULE_NADAM, out); }
+
+static const ml_component adam = {
+    "Adam", ALIASES("pylearn2.training_algorithms.learning_rule.Adam"), "learning_rule", adam_params, adam_construct,
+    ml_free,
+    "adaptive moment estimation (Kingma and Ba): m and v the decaying means of the gradients and their squares, "
+    "param -= learning_rate sqrt(1 - beta2^t) / (1 - beta1^t) m / (sqrt(v) + epsilon), t the step (learning_rate 0.001 is usual)"};
+static const ml_component adamax = {
+    "Adamax", NULL, "learning_rule", adam_params, adamax_construct, ml_free,
+    "the infinity-norm variant of Adam: u = max(beta2 u, |gradient|), "
+    "param -= learning_rate / (1 - beta1^t) m / (u + epsilon) (learning_rate 0.002 is usual)"};
+static const ml_component nadam = {
+    "Nadam", NULL, "learning_rule", adam_params, nadam_construct, ml_free,
+    "nesterov-accelerated Adam, in the form of Keras and yadll (momentum schedule decay 0.004; "
+    "learning_rate 0.002 is usual)"};
 
 static const ml_cfg_param epoch_counter_params[] = {
     {.name = "max_epochs", .type = ML_CFG_T_INT, .required = 1, .doc = "epochs to train"},
@@ -897,13 +1012,14 @@ static void termination_destroy(void *p)
 {
     ml_termination *t = p;
     ml_free(t->channel_name);
+    ml_free(t->criteria);
     ml_free(t);
 }
 
 static const ml_cfg_param monitor_based_params[] = {
     {.name = "channel_name", .type = ML_CFG_T_STRING, .required = 1, .doc = "the channel to watch, e.g. valid_y_misclass"},
     {.name = "prop_decrease", .type = ML_CFG_T_FLOAT, .def = "0.01", .doc = "fraction of the best value an improvement must beat it by"},
-    {.name = "N", .type = ML_CFG_T_INT, .def = "5", .doc = "epochs without such an improvement before stopping"},
+    {.name = "N", .type = ML_CFG_T_INT, .def = "5", .doc = "epochs without such an improvement before stopping: the patience of early stopping"},
     {0}};
 
 static ml_status monitor_based_construct(ml_cfg_args *a, void **out)
@@ -934,6 +1050,72 @@ static const ml_component monitor_based = {
     "MonitorBased", ALIASES("pylearn2.termination_criteria.MonitorBased"), "termination", monitor_based_params,
     monitor_based_construct, termination_destroy,
     "stop when channel_name has not improved on its best value by prop_decrease of it for N epochs"};
+
+static const ml_cfg_param channel_target_params[] = {
+    {.name = "channel_name", .type = ML_CFG_T_STRING, .required = 1, .doc = "the channel to watch"},
+    {.name = "target", .type = ML_CFG_T_FLOAT, .required = 1, .doc = "stop once the channel's latest value is at most this"},
+    {0}};
+
+static ml_status channel_target_construct(ml_cfg_args *a, void **out)
+{
+    ml_termination *t = ml_calloc(1, sizeof *t);
+    if (!t)
+        return ML_ENOMEM;
+    t->kind = ML_TERM_CHANNEL_TARGET;
+    ml_status st = args_strdup(a, "channel_name", &t->channel_name);
+    if (st == ML_OK)
+        st = ml_cfg_args_double(a, "target", &t->target);
+    if (st != ML_OK) {
+        termination_destroy(t);
+        return st;
+    }
+    *out = t;
+    return ML_OK;
+}
+
+static const ml_component channel_target = {
+    "ChannelTarget", ALIASES("pylearn2.termination_criteria.ChannelTarget"), "termination", channel_target_params,
+    channel_target_construct, termination_destroy, "stop once channel_name has reached target or gone below it"};
+
+static const ml_cfg_param criteria_params[] = {
+    {.name = "criteria", .type = ML_CFG_T_LIST, .elem = ML_CFG_T_OBJECT, .category = "termination", .required = 1,
+     .doc = "the criteria combined (And and Or nest)"},
+    {0}};
+
+static ml_status criteria_construct(ml_cfg_args *a, ml_termination_kind kind, void **out)
+{
+    int n = ml_cfg_args_count(a, "criteria");
+    if (n < 1)
+        return ml_cfg_args_error(a, "criteria", ML_EINVAL, "must list at least one criterion");
+    ml_termination *t = ml_calloc(1, sizeof *t);
+    if (!t || !(t->criteria = ml_calloc((size_t)n, sizeof *t->criteria))) {
+        ml_free(t);
+        return ML_ENOMEM;
+    }
+    t->kind = kind;
+    ml_status st = ML_OK;
+    for (int i = 0; st == ML_OK && i < n; i++) {
+        void *obj = NULL;
+        if ((st = ml_cfg_args_item_object(a, "criteria", i, &obj)) == ML_OK)
+            t->criteria[t->n_criteria++] = obj;
+    }
+    if (st != ML_OK) {
+        termination_destroy(t);
+        return st;
+    }
+    *out = t;
+    return ML_OK;
+}
+
+static ml_status and_construct(ml_cfg_args *a, void **out) { return criteria_construct(a, ML_TERM_AND, out); }
+static ml_status or_construct(ml_cfg_args *a, void **out) { return criteria_construct(a, ML_TERM_OR, out); }
+
+static const ml_component and_criterion = {
+    "And", ALIASES("pylearn2.termination_criteria.And"), "termination", criteria_params, and_construct,
+    termination_destroy, "go on while every criterion says so: stop as soon as any of them says stop"};
+static const ml_component or_criterion = {
+    "Or", ALIASES("pylearn2.termination_criteria.Or"), "termination", criteria_params, or_construct,
+    termination_destroy, "go on while any criterion says so: stop only when all of them say stop"};
 
 static const ml_cfg_param save_best_params[] = {
     {.name = "channel_name", .type = ML_CFG_T_STRING, .required = 1, .doc = "the channel whose lowest value is kept"},
@@ -970,6 +1152,130 @@ static const ml_component save_best = {
     save_best_params, save_best_construct, extension_destroy,
     "save the model to save_path whenever channel_name reaches a new lowest value"};
 
+static const ml_cfg_param momentum_adjustor_params[] = {
+    {.name = "final_momentum", .type = ML_CFG_T_FLOAT, .required = 1, .doc = "the momentum reached at epoch saturate, in [0, 1)"},
+    {.name = "start", .type = ML_CFG_T_INT, .required = 1, .doc = "the epoch after which the momentum starts to change"},
+    {.name = "saturate", .type = ML_CFG_T_INT, .required = 1, .doc = "the epoch after which it is final_momentum"},
+    {0}};
+
+static ml_status schedule_epochs(ml_cfg_args *a, ml_extension *e, int strict)
+{
+    ML_TRY(ml_cfg_args_int64(a, "start", &e->start));
+    ML_TRY(ml_cfg_args_int64(a, "saturate", &e->saturate));
+    if (e->start < (strict ? 1 : 0))
+        return ml_cfg_args_error(a, "start", ML_EINVAL, strict ? "must be at least 1" : "must not be negative");
+    if (strict ? e->saturate <= e->start : e->saturate < e->start)
+        return ml_cfg_args_error(a, "saturate", ML_EINVAL, strict ? "must be greater than start" : "must not be less than start");
+    return ML_OK;
+}
+
+static ml_status new_extension(ml_extension_kind kind, ml_extension **out)
+{
+    if (!(*out = ml_calloc(1, sizeof **out)))
+        return ML_ENOMEM;
+    (*out)->kind = kind;
+    return ML_OK;
+}
+
+static ml_status extension_done(ml_extension *e, ml_status st, void **out)
+{
+    if (st != ML_OK) {
+        extension_destroy(e);
+        return st;
+    }
+    *out = e;
+    return ML_OK;
+}
+
+static ml_status momentum_adjustor_construct(ml_cfg_args *a, void **out)
+{
+    ml_extension *e;
+    ML_TRY(new_extension(ML_EXT_MOMENTUM_ADJUSTOR, &e));
+    ml_status st = ml_cfg_args_double(a, "final_momentum", &e->final_momentum);
+    if (st == ML_OK && !(e->final_momentum >= 0 && e->final_momentum < 1))
+        st = ml_cfg_args_error(a, "final_momentum", ML_EINVAL, "must be in [0, 1)");
+    if (st == ML_OK)
+        st = schedule_epochs(a, e, 0);
+    return extension_done(e, st, out);
+}
+
+static const ml_component momentum_adjustor = {
+    "MomentumAdjustor",
+    ALIASES("pylearn2.training_algorithms.learning_rule.MomentumAdjustor"),
+    "extension", momentum_adjustor_params, momentum_adjustor_construct, extension_destroy,
+    "the Momentum rule's momentum moves linearly from init_momentum to final_momentum between epochs start and "
+    "saturate: as in Pylearn2, after the record of epoch k it becomes init_momentum + (final_momentum - init_momentum) "
+    "(k + 1 - start) / (saturate - start), clipped to the two, for epoch k + 1"};
+
+static const ml_cfg_param linear_decay_params[] = {
+    {.name = "start", .type = ML_CFG_T_INT, .required = 1, .doc = "the first epoch with a decayed learning rate, at least 1"},
+    {.name = "saturate", .type = ML_CFG_T_INT, .required = 1, .doc = "the epoch from which it is decay_factor times the first"},
+    {.name = "decay_factor", .type = ML_CFG_T_FLOAT, .required = 1, .doc = "the final learning rate over the initial one"},
+    {0}};
+
+static ml_status linear_decay_construct(ml_cfg_args *a, void **out)
+{
+    ml_extension *e;
+    ML_TRY(new_extension(ML_EXT_LINEAR_DECAY_OVER_EPOCH, &e));
+    ml_status st = ml_cfg_args_double(a, "decay_factor", &e->decay_factor);
+    if (st == ML_OK && !(e->decay_factor > 0))
+        st = ml_cfg_args_error(a, "decay_factor", ML_EINVAL, "must be positive");
+    if (st == ML_OK)
+        st = schedule_epochs(a, e, 1);
+    return extension_done(e, st, out);
+}
+
+static const ml_component linear_decay = {
+    "LinearDecayOverEpoch", ALIASES("pylearn2.training_algorithms.sgd.LinearDecayOverEpoch"), "extension",
+    linear_decay_params, linear_decay_construct, extension_destroy,
+    "the learning rate falls linearly, in saturate - start + 1 equal steps from epoch start on, "
+    "to decay_factor times its initial value at epoch saturate, and stays there"};
+
+static const ml_cfg_param exponential_decay_params[] = {
+    {.name = "decay_factor", .type = ML_CFG_T_FLOAT, .required = 1, .doc = "the learning rate is divided by it after every batch"},
+    {.name = "min_lr", .type = ML_CFG_T_FLOAT, .required = 1, .doc = "the learning rate never goes below this"},
+    {0}};
+
+static ml_status exponential_decay_construct(ml_cfg_args *a, void **out)
+{
+    ml_extension *e;
+    ML_TRY(new_extension(ML_EXT_EXPONENTIAL_DECAY, &e));
+    ml_status st = ml_cfg_args_double(a, "decay_factor", &e->decay_factor);
+    if (st == ML_OK && !(e->decay_factor > 0))
+        st = ml_cfg_args_error(a, "decay_factor", ML_EINVAL, "must be positive");
+    if (st == ML_OK)
+        st = ml_cfg_args_double(a, "min_lr", &e->min_lr);
+    if (st == ML_OK && !(e->min_lr >= 0))
+        st = ml_cfg_args_error(a, "min_lr", ML_EINVAL, "must not be negative");
+    return extension_done(e, st, out);
+}
+
+static const ml_component exponential_decay = {
+    "ExponentialDecay", ALIASES("pylearn2.training_algorithms.sgd.ExponentialDecay"), "update_callback extension",
+    exponential_decay_params, exponential_decay_construct, extension_destroy,
+    "after the k-th batch the learning rate is the initial one divided by decay_factor^k, and min_lr once that "
+    "reaches min_lr; an SGD update_callbacks entry, or an extension (the same, after every batch)"};
+
+static const ml_cfg_param polyak_params[] = {
+    {.name = "start", .type = ML_CFG_T_INT, .required = 1, .doc = "the epoch after which averaging starts (0: from the first batch)"},
+    {0}};
+
+static ml_status polyak_construct(ml_cfg_args *a, void **out)
+{
+    ml_extension *e;
+    ML_TRY(new_extension(ML_EXT_POLYAK_AVERAGING, &e));
+    ml_status st = ml_cfg_args_int64(a, "start", &e->start);
+    if (st == ML_OK && e->start < 0)
+        st = ml_cfg_args_error(a, "start", ML_EINVAL, "must not be negative");
+    return extension_done(e, st, out);
+}
+
+static const ml_component polyak = {
+    "PolyakAveraging", ALIASES("pylearn2.training_algorithms.sgd.PolyakAveraging"), "extension", polyak_params,
+    polyak_construct, extension_destroy,
+    "from the record of epoch start on, keep the mean of the parameters after every batch; model files then hold "
+    "it as /params_averaged (ml-files(5)), beside the parameters as trained"};
+
 /* ---- the algorithm ---- */
 
 static const ml_cfg_param sgd_params[] = {
@@ -981,6 +1287,8 @@ static const ml_cfg_param sgd_params[] = {
     {.name = "cost", .type = ML_CFG_T_OBJECT, .category = "cost", .doc = "the objective (default: the model's own)"},
     {.name = "termination_criterion", .type = ML_CFG_T_OBJECT, .category = "termination", .doc = "when to stop (default: never)"},
     {.name = "learning_rule", .type = ML_CFG_T_OBJECT, .category = "learning_rule", .doc = "how gradients become updates (default: plain steps)"},
+    {.name = "update_callbacks", .type = ML_CFG_T_LIST, .elem = ML_CFG_T_OBJECT, .category = "update_callback",
+     .doc = "called after every batch (ExponentialDecay)"},
     {.name = "train_iteration_mode", .type = ML_CFG_T_STRING, .def = "shuffled_sequential",
      .doc = "order of the training batches: sequential, shuffled_sequential (a new permutation each epoch), "
             "random_slice (a random contiguous slice per batch), random_uniform (examples drawn with replacement) "
@@ -995,6 +1303,7 @@ static void sgd_destroy(void *p)
     for (int i = 0; i < s->n_monitor; i++)
         ml_free(s->monitor[i].name);
     ml_free(s->monitor);
+    ml_free(s->update_callbacks);
     ml_free(s);
 }
 
@@ -1044,11 +1353,22 @@ static ml_status sgd_construct(ml_cfg_args *a, void **out)
         s->termination = obj;
     if (st == ML_OK && ml_cfg_args_has(a, "learning_rule") &&
         (st = ml_cfg_args_object(a, "learning_rule", NULL, &obj)) == ML_OK) {
-        ml_momentum_rule *r = obj;
-        s->has_momentum = 1;
-        s->init_momentum = r->init_momentum;
-        s->nesterov = r->nesterov;
+        const ml_learning_rule *r = obj;
+        if (r->kind == ML_RULE_MOMENTUM) {
+            s->has_momentum = 1;
+            s->init_momentum = r->init_momentum;
+            s->nesterov = r->nesterov;
+        } else {
+            s->rule = *r;
+        }
     }
+    int n_callbacks = ml_cfg_args_count(a, "update_callbacks");
+    if (st == ML_OK && n_callbacks > 0 &&
+        !(s->update_callbacks = ml_calloc((size_t)n_callbacks, sizeof *s->update_callbacks)))
+        st = ML_ENOMEM;
+    for (int i = 0; st == ML_OK && i < n_callbacks; i++)
+        if ((st = ml_cfg_args_item_object(a, "update_callbacks", i, &obj)) == ML_OK)
+            s->update_callbacks[s->n_update_callbacks++] = obj;
     if (st == ML_OK && (st = ml_cfg_args_string(a, "train_iteration_mode", &mode)) == ML_OK) {
         int m = ml_iteration_mode_parse(mode);
         if (m >= 0)
@@ -1290,8 +1610,10 @@ ml_status ml_components_register(void)
         return ML_OK;
     const ml_component *all[] = {
         &train, &hdf5_dataset, &mnist, &transformer_dataset, &mlp, &conv2d_space, &vector_space, &linear, &sigmoid, &tanh_layer, &relu,
-        &softmax, &conv_relu, &sgd, &bgd, &momentum, &default_cost, &dropout_cost, &weight_decay, &l1_decay,
-        &sum_of_costs, &epoch_counter, &monitor_based, &save_best,
+        &softmax, &conv_relu, &sgd, &bgd, &momentum, &adagrad, &rmsprop, &adadelta, &adam, &adamax, &nadam,
+        &default_cost, &dropout_cost, &weight_decay, &l1_decay, &sum_of_costs, &epoch_counter, &monitor_based,
+        &channel_target, &and_criterion, &or_criterion, &save_best, &momentum_adjustor, &linear_decay,
+        &exponential_decay, &polyak,
     };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         ML_TRY(ml_cfg_register(all[i]));

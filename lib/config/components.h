@@ -14,11 +14,8 @@ typedef struct {
     uint64_t seed;
 } mlp_object;
 
-/* What !obj:Momentum builds. */
-typedef struct {
-    float init_momentum;
-    int nesterov;
-} ml_momentum_rule;
+/* What !obj:Momentum and the other learning rules build: an ml_learning_rule
+ * (train/rules.h). */
 
 /* What !obj:Train builds (the objects it refers to belong to the context). */
 typedef struct {

@@ -32,14 +32,35 @@ static double seconds_now(void)
 
 ml_status ml_termination_continue(ml_termination *t, const ml_monitor *mon, int64_t epoch, int *go_on)
 {
-    if (t->kind == ML_TERM_EPOCH_COUNTER) {
+    switch (t->kind) {
+    case ML_TERM_EPOCH_COUNTER:
         *go_on = epoch < t->max_epochs;
         return ML_OK;
+    case ML_TERM_AND:
+    case ML_TERM_OR: {
+        int all = 1, any = 0;
+        for (int i = 0; i < t->n_criteria; i++) {
+            int go = 1;
+            ML_TRY(ml_termination_continue(t->criteria[i], mon, epoch, &go));
+            all &= go != 0;
+            any |= go != 0;
+        }
+        *go_on = t->kind == ML_TERM_AND ? all : any;
+        return ML_OK;
     }
+    case ML_TERM_CHANNEL_TARGET:
+    case ML_TERM_MONITOR_BASED:
+        break;
+    }
+    const char *what = t->kind == ML_TERM_CHANNEL_TARGET ? "ChannelTarget" : "MonitorBased";
     int c = ml_monitor_find(mon, t->channel_name);
-    if (c < 0)
-        return ml_error(ML_ENOTFOUND, "MonitorBased: no channel '%s'", t->channel_name);
+    if (c < 0 || mon->n_records == 0)
+        return ml_error(ML_ENOTFOUND, "%s: no channel '%s'", what, t->channel_name);
     double v = ml_monitor_value(mon, mon->n_records - 1, c);
+    if (t->kind == ML_TERM_CHANNEL_TARGET) {
+        *go_on = !(v <= t->target);
+        return ML_OK;
+    }
     if (epoch == 0) {
         t->best = INFINITY;
         t->countdown = t->N;
@@ -55,7 +76,69 @@ ml_status ml_termination_continue(ml_termination *t, const ml_monitor *mon, int6
     return ML_OK;
 }
 
-ml_status ml_model_save(const char *path, const ml_model *m, const ml_model_meta *meta, const ml_monitor *mon)
+ml_status ml_extension_on_monitor(ml_extension *e, ml_rule *rule)
+{
+    if (e->kind == ML_EXT_MOMENTUM_ADJUSTOR) {
+        if (!ml_rule_has_momentum(rule))
+            return ml_error(ML_EINVAL, "MomentumAdjustor: the learning rule is %s, not Momentum",
+                            ml_rule_kind_name(ml_rule_spec(rule)->kind));
+        if (!e->initialized) {
+            e->init_value = ml_rule_momentum(rule);
+            e->initialized = 1;
+        }
+        e->count++;
+        double m;
+        int64_t w = e->saturate - e->start;
+        if (w == 0) {
+            m = e->count >= e->start ? e->final_momentum : e->init_value;
+        } else {
+            double alpha = (double)(e->count - e->start) / (double)w;
+            alpha = alpha < 0 ? 0 : alpha > 1 ? 1 : alpha;
+            m = e->init_value * (1 - alpha) + alpha * e->final_momentum;
+        }
+        ml_rule_set_momentum(rule, (float)m);
+    } else if (e->kind == ML_EXT_LINEAR_DECAY_OVER_EPOCH) {
+        if (!e->initialized) {
+            e->init_value = ml_rule_learning_rate(rule);
+            e->step = (e->init_value - e->init_value * e->decay_factor) / (double)(e->saturate - e->start + 1);
+            e->initialized = 1;
+        }
+        e->count++;
+        double lr = e->init_value;
+        if (e->count >= e->start)
+            lr = e->count < e->saturate ? e->init_value - e->step * (double)(e->count - e->start + 1)
+                                        : e->init_value * e->decay_factor;
+        ml_rule_set_learning_rate(rule, (float)lr);
+    }
+    return ML_OK;
+}
+
+void ml_extension_on_batch(ml_extension *e, ml_rule *rule)
+{
+    if (e->kind != ML_EXT_EXPONENTIAL_DECAY)
+        return;
+    if (e->count == 0)
+        e->init_value = ml_rule_learning_rate(rule);
+    e->count++;
+    double lr = e->min_lr;
+    if (!e->min_reached) {
+        lr = e->init_value / pow(e->decay_factor, (double)e->count);
+        if (lr <= e->min_lr) {
+            e->min_reached = 1;
+            lr = e->min_lr;
+        }
+    }
+    ml_rule_set_learning_rate(rule, (float)lr);
+}
+
+/* Polyak averages of the parameters, in the model's parameter order. */
+typedef struct {
+    ml_tensor **params;
+    int64_t start, steps; /* the epoch averaging started after, the batches averaged */
+} averaged_params;
+
+static ml_status model_save(const char *path, const ml_model *m, const ml_model_meta *meta, const ml_monitor *mon,
+                            const averaged_params *avg)
 {
     ml_h5_file *f;
     ML_TRY(ml_h5_create(path, &f));
@@ -90,10 +173,25 @@ ml_status ml_model_save(const char *path, const ml_model *m, const ml_model_meta
         st = ml_model_write_params(m, f);
     if (st == ML_OK && mon)
         st = ml_monitor_write(mon, f);
+    for (int i = 0; st == ML_OK && avg && i < ml_model_n_params(m); i++) {
+        ml_param p = ml_model_param(m, i);
+        char where[256];
+        snprintf(where, sizeof where, "/params_averaged/%s/%s", p.layer->name, p.name);
+        st = ml_h5_write_tensor(f, where, avg->params[i], NULL);
+    }
+    if (st == ML_OK && avg)
+        st = ml_h5_attr_write_i64(f, "/params_averaged", "start_epoch", avg->start);
+    if (st == ML_OK && avg)
+        st = ml_h5_attr_write_i64(f, "/params_averaged", "steps", avg->steps);
     if (st == ML_OK)
         st = ml_h5_commit(f);
     ml_h5_close(f);
     return st;
+}
+
+ml_status ml_model_save(const char *path, const ml_model *m, const ml_model_meta *meta, const ml_monitor *mon)
+{
+    return model_save(path, m, meta, mon, NULL);
 }
 
 ml_status ml_model_file_info(ml_h5_file *f, char **model_spec, ml_space *input_space)
@@ -135,8 +233,12 @@ typedef struct {
     ml_graph *g;
     ml_fn *train_fn, *monitor_fn;
     ml_bgd_run *bgd; /* BGD's functions and buffers (bgd.c); NULL with SGD */
-    ml_tensor **velocity;
-    float lr, momentum;
+    ml_fn *constrain_fn;  /* max-norm constraints after a step made of updates */
+    ml_fn *average_fn;    /* PolyakAveraging's running mean, after the constraints */
+    ml_rule *rule;
+    averaged_params avg;
+    int averaging;        /* PolyakAveraging has started */
+    float avg_rate;       /* 1/t of the running mean */
     int classification;
     ml_dataset *train_data; /* on the training device */
     ml_dataset **monitor_data;
@@ -168,29 +270,41 @@ static ml_status build_functions(run_state *s)
     if (!cost)
         return ML_EINVAL;
     int n_params = ml_model_n_params(m);
-    ml_node **params = ml_calloc((size_t)n_params * 4, sizeof *params);
+    ml_node **params = ml_calloc((size_t)n_params * 5 + 1, sizeof *params);
     if (!params)
         return ML_ENOMEM;
-    ml_node **grads = params + n_params, **effects = params + 2 * n_params;
+    ml_node **grads = params + n_params, **effects = params + 2 * n_params, **constraints = params + 4 * n_params;
     int n_effects = 0;
     for (int i = 0; i < n_params; i++)
         params[i] = ml_model_param(m, i).node;
     ml_status st = ml_grad(g, cost, n_params, params, grads);
-    ml_node *lr = ml_scalar(g, "learning_rate", &s->lr), *mom = ml_scalar(g, "momentum", &s->momentum);
-    s->velocity = ml_calloc((size_t)n_params, sizeof *s->velocity);
-    if (st == ML_OK && !s->velocity)
-        st = ML_ENOMEM;
-    for (int i = 0; st == ML_OK && s->t->algorithm_kind == ML_ALGORITHM_SGD && i < n_params; i++) {
+    ml_learning_rule spec = sgd->rule;
+    if (spec.kind == ML_RULE_PLAIN && sgd->has_momentum) {
+        ml_learning_rule_init(&spec, ML_RULE_MOMENTUM);
+        spec.init_momentum = sgd->init_momentum;
+        spec.nesterov = sgd->nesterov;
+    }
+    ml_rule_step step = {0};
+    if (st == ML_OK)
+        st = ml_rule_new(&spec, m, s->opts->device, sgd->learning_rate, &s->rule);
+    if (st == ML_OK)
+        st = ml_rule_build(s->rule, g, m, grads, &step);
+    for (int i = 0; st == ML_OK && i < step.n_effects; i++)
+        effects[n_effects++] = step.effects[i];
+    /* Constraints: in the step's function after in-place steps, else in a
+     * function of their own called after it (updates are assigned last). */
+    int in_place = st == ML_OK && ml_rule_in_place(s->rule), n_constraints = 0;
+    for (int i = 0; st == ML_OK && i < n_params; i++) {
         ml_param p = ml_model_param(m, i);
-        s->velocity[i] = ml_tensor_new(ML_F32, p.value->ndim, p.value->shape, s->opts->device);
-        if (!s->velocity[i]) {
-            st = ML_ENOMEM;
-            break;
-        }
-        ml_node *v = ml_shared(g, "velocity", s->velocity[i]);
-        effects[n_effects++] = ml_momentum_step(g, p.node, v, grads[i], lr, mom, p.lr_scale, sgd->nesterov);
-        if (p.max_norm > 0)
-            effects[n_effects++] = ml_max_norm(g, p.node, p.max_norm, p.norm_per_slice);
+        if (p.max_norm <= 0)
+            continue;
+        ml_node *c = ml_max_norm(g, p.node, p.max_norm, p.norm_per_slice);
+        if (!c)
+            st = ML_EINVAL;
+        else if (in_place)
+            effects[n_effects++] = c;
+        else
+            constraints[n_constraints++] = c;
     }
     ml_node *inputs[2] = {x, y};
     ml_node *monitored[3] = {cost, NULL, NULL};
@@ -201,9 +315,32 @@ static ml_status build_functions(run_state *s)
     }
     if (st == ML_OK && s->t->algorithm_kind == ML_ALGORITHM_SGD) {
         ml_fn_spec train = {.n_inputs = 2, .inputs = inputs, .n_outputs = 1, .outputs = &cost,
-                            .n_effects = n_effects, .effects = effects, .max_batch = sgd->batch_size,
-                            .device = s->opts->device, .seed = sgd->seed};
+                            .n_updates = step.n_updates, .updates = step.updates, .n_effects = n_effects,
+                            .effects = effects, .max_batch = sgd->batch_size, .device = s->opts->device,
+                            .seed = sgd->seed};
         st = ml_fn_compile(g, &train, &s->train_fn);
+    }
+    if (st == ML_OK && n_constraints > 0) {
+        ml_fn_spec constrain = {.n_effects = n_constraints, .effects = constraints, .max_batch = 1,
+                                .device = s->opts->device};
+        st = ml_fn_compile(g, &constrain, &s->constrain_fn);
+    }
+    if (st == ML_OK && s->avg.params) {
+        /* mean -= (mean - param) / t, Pylearn2's _PolyakWorker */
+        ml_update *avg = ml_calloc((size_t)n_params + 1, sizeof *avg);
+        ml_node *rate = ml_scalar(g, "polyak_rate", &s->avg_rate);
+        st = avg && rate ? ML_OK : ML_ENOMEM;
+        for (int i = 0; st == ML_OK && i < n_params; i++) {
+            ml_node *mean = ml_shared(g, "polyak_mean", s->avg.params[i]);
+            avg[i] = (ml_update){mean, ml_sub(g, mean, ml_scale_by(g, ml_sub(g, mean, params[i]), rate, 1.0f))};
+            if (!avg[i].value)
+                st = ML_EINVAL;
+        }
+        if (st == ML_OK) {
+            ml_fn_spec average = {.n_updates = n_params, .updates = avg, .max_batch = 1, .device = s->opts->device};
+            st = ml_fn_compile(g, &average, &s->average_fn);
+        }
+        ml_free(avg);
     }
     if (st == ML_OK) {
         int64_t mb = sgd->monitoring_batch_size > 0 ? sgd->monitoring_batch_size : sgd->batch_size;
@@ -305,9 +442,9 @@ static ml_status run_monitor(run_state *s)
     if (s->bgd)
         ML_TRY(set_channel(s->mon, "alpha", ml_bgd_run_stats(s->bgd)->alpha));
     else
-        ML_TRY(set_channel(s->mon, "learning_rate", s->lr));
-    if (s->sgd->has_momentum)
-        ML_TRY(set_channel(s->mon, "momentum", s->momentum));
+        ML_TRY(set_channel(s->mon, "learning_rate", ml_rule_learning_rate(s->rule)));
+    if (!s->bgd && ml_rule_has_momentum(s->rule))
+        ML_TRY(set_channel(s->mon, "momentum", ml_rule_momentum(s->rule)));
     ML_TRY(set_channel(s->mon, "total_seconds_last_epoch", s->epoch_seconds));
     ML_TRY(set_channel(s->mon, "training_seconds_this_epoch", s->epoch_train_seconds));
     ML_TRY(weight_norm_channels(s));
@@ -318,25 +455,62 @@ static ml_status run_monitor(run_state *s)
 
 static ml_status save_model(run_state *s, const char *path)
 {
-    ml_status st = ml_model_save(path, s->m, &s->opts->meta, s->mon);
+    ml_status st = model_save(path, s->m, &s->opts->meta, s->mon, s->averaging ? &s->avg : NULL);
     if (st != ML_OK)
         return ml_error_prefix(st, "saving after epoch %lld: ", (long long)s->epoch);
     return ML_OK;
 }
 
+/* PolyakAveraging starts: the running mean from the current parameters. */
+static ml_status start_averaging(run_state *s, int64_t start)
+{
+    for (int i = 0; i < ml_model_n_params(s->m); i++)
+        ML_TRY(ml_tensor_copy(s->avg.params[i], ml_model_param(s->m, i).value));
+    s->averaging = 1;
+    s->avg.start = start;
+    s->avg.steps = 0;
+    return ML_OK;
+}
+
+/* After each monitor record, in the order the experiment lists them (Pylearn2's on_monitor). */
 static ml_status run_extensions(run_state *s)
 {
     for (int i = 0; i < s->t->n_extensions; i++) {
         ml_extension *e = s->t->extensions[i];
-        int c = ml_monitor_find(s->mon, e->channel_name);
-        if (c < 0)
-            return ml_error(ML_ENOTFOUND, "MonitorBasedSaveBest: no channel '%s'", e->channel_name);
-        double v = ml_monitor_value(s->mon, s->mon->n_records - 1, c);
-        if (s->epoch == 0 || v < e->best) {
-            e->best = v;
-            ML_TRY(save_model(s, e->save_path));
+        if (e->kind == ML_EXT_SAVE_BEST) {
+            int c = ml_monitor_find(s->mon, e->channel_name);
+            if (c < 0)
+                return ml_error(ML_ENOTFOUND, "MonitorBasedSaveBest: no channel '%s'", e->channel_name);
+            double v = ml_monitor_value(s->mon, s->mon->n_records - 1, c);
+            if (s->epoch == 0 || v < e->best) {
+                e->best = v;
+                ML_TRY(save_model(s, e->save_path));
+            }
+        } else if (e->kind == ML_EXT_POLYAK_AVERAGING) {
+            if (e->count == e->start && !s->averaging)
+                ML_TRY(start_averaging(s, s->epoch));
+            e->count++;
+        } else {
+            ML_TRY(ml_extension_on_monitor(e, s->rule));
         }
     }
+    return ML_OK;
+}
+
+/* After each batch: constraints, the Polyak mean, then the update callbacks. */
+static ml_status after_batch(run_state *s)
+{
+    if (s->constrain_fn)
+        ML_TRY(ml_fn_call(s->constrain_fn, NULL));
+    if (s->averaging) {
+        s->avg.steps++;
+        s->avg_rate = (float)(1.0 / (double)s->avg.steps);
+        ML_TRY(ml_fn_call(s->average_fn, NULL));
+    }
+    for (int i = 0; i < s->sgd->n_update_callbacks; i++)
+        ml_extension_on_batch(s->sgd->update_callbacks[i], s->rule);
+    for (int i = 0; i < s->t->n_extensions; i++)
+        ml_extension_on_batch(s->t->extensions[i], s->rule);
     return ML_OK;
 }
 
@@ -351,7 +525,9 @@ static ml_status train_epoch(run_state *s)
         if (!more)
             break;
         int64_t count = in[0]->shape[0];
+        ml_rule_begin_step(s->rule);
         ML_TRY(ml_fn_call(s->train_fn, in));
+        ML_TRY(after_batch(s));
         float cost;
         ML_TRY(ml_tensor_read_f32(ml_fn_output(s->train_fn, 0), 0, &cost));
         s->batches++;
@@ -425,8 +601,7 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
                         t->algorithm_kind == ML_ALGORITHM_BGD ? "BGD" : "SGD");
     if (t->save_path && !t->allow_overwrite && access(t->save_path, F_OK) == 0)
         return ml_error(ML_EIO, "%s: exists, and allow_overwrite is false", t->save_path);
-    run_state s = {.t = t, .opts = opts, .m = t->model, .sgd = sgd, .lr = sgd->learning_rate,
-                   .momentum = sgd->has_momentum ? sgd->init_momentum : 0.0f};
+    run_state s = {.t = t, .opts = opts, .m = t->model, .sgd = sgd};
     s.classification = ml_model_n_classes(t->model) > 0;
     ml_status st = check_data(t, t->dataset, "training");
     for (int i = 0; st == ML_OK && i < sgd->n_monitor; i++)
@@ -469,6 +644,21 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
         st = ml_feed_new(s.monitor_data[i], &mo, &s.monitor_feed[i]);
     if (st != ML_OK)
         goto done;
+    for (int i = 0; i < t->n_extensions; i++)
+        if (t->extensions[i]->kind == ML_EXT_POLYAK_AVERAGING && !s.avg.params) {
+            int np = ml_model_n_params(t->model);
+            if (!(s.avg.params = ml_calloc((size_t)np + 1, sizeof *s.avg.params))) {
+                st = ML_ENOMEM;
+                goto done;
+            }
+            for (int k = 0; k < np; k++) {
+                ml_param p = ml_model_param(t->model, k);
+                if (!(s.avg.params[k] = ml_tensor_new(ML_F32, p.value->ndim, p.value->shape, opts->device))) {
+                    st = ML_ENOMEM;
+                    goto done;
+                }
+            }
+        }
     if ((st = build_functions(&s)) != ML_OK)
         goto done;
     if (t->algorithm_kind == ML_ALGORITHM_BGD &&
@@ -517,14 +707,17 @@ done:
     ml_fn_free(s.monitor_fn);
     ml_bgd_run_free(s.bgd);
     ml_graph_free(s.g);
-    for (int i = 0; s.velocity && i < ml_model_n_params(t->model); i++)
-        ml_tensor_free(s.velocity[i]);
-    ml_free(s.velocity);
     /* The feeds' threads read the datasets: stop them first. */
     for (int i = 0; s.monitor_feed && i < sgd->n_monitor; i++)
         ml_feed_free(s.monitor_feed[i]);
     ml_free(s.monitor_feed);
     ml_feed_free(s.feed);
+    ml_fn_free(s.constrain_fn);
+    ml_fn_free(s.average_fn);
+    ml_rule_free(s.rule);
+    for (int i = 0; s.avg.params && i < ml_model_n_params(t->model); i++)
+        ml_tensor_free(s.avg.params[i]);
+    ml_free(s.avg.params);
     for (int i = 0; s.monitor_data && i < sgd->n_monitor; i++)
         if (s.monitor_data[i] != s.train_data)
             ml_dataset_free(s.monitor_data[i]);

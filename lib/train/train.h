@@ -10,6 +10,7 @@
 #include "data/iterator.h"
 #include "model/cost.h"
 #include "model/model.h"
+#include "train/rules.h"
 
 /* ---- the monitor: channels and their records ---- */
 
@@ -40,29 +41,68 @@ ml_status ml_monitor_read(ml_h5_file *f, ml_monitor **out);
 
 /* ---- termination criteria and extensions ---- */
 
-typedef enum { ML_TERM_EPOCH_COUNTER, ML_TERM_MONITOR_BASED } ml_termination_kind;
+typedef enum {
+    ML_TERM_EPOCH_COUNTER,
+    ML_TERM_MONITOR_BASED,
+    ML_TERM_CHANNEL_TARGET,
+    ML_TERM_AND,
+    ML_TERM_OR,
+} ml_termination_kind;
 
-typedef struct {
+typedef struct ml_termination ml_termination;
+struct ml_termination {
     ml_termination_kind kind;
     int64_t max_epochs;     /* EpochCounter */
-    char *channel_name;     /* MonitorBased */
-    double prop_decrease;
-    int64_t N;
+    char *channel_name;     /* MonitorBased, ChannelTarget */
+    double prop_decrease;   /* MonitorBased */
+    int64_t N;              /* MonitorBased: the patience, in epochs */
+    double target;          /* ChannelTarget: stop once the channel is <= target */
+    int n_criteria;         /* And, Or */
+    ml_termination **criteria; /* borrowed */
     double best;            /* state */
     int64_t countdown;
-} ml_termination;
+};
 
-/* Whether training goes on after the latest monitor record. */
+/* Whether training goes on after the latest monitor record (Pylearn2's
+ * continue_learning).  And goes on while every criterion does, Or while any
+ * does; both ask every criterion at every record (no short cut), so the
+ * state of each (MonitorBased's countdown) advances the same way inside
+ * them as alone. */
 ml_status ml_termination_continue(ml_termination *t, const ml_monitor *mon, int64_t epoch, int *go_on);
 
-typedef enum { ML_EXT_SAVE_BEST } ml_extension_kind;
+typedef enum {
+    ML_EXT_SAVE_BEST,
+    ML_EXT_MOMENTUM_ADJUSTOR,
+    ML_EXT_LINEAR_DECAY_OVER_EPOCH,
+    ML_EXT_EXPONENTIAL_DECAY,
+    ML_EXT_POLYAK_AVERAGING,
+} ml_extension_kind;
 
 typedef struct {
     ml_extension_kind kind;
-    char *channel_name;
+    char *channel_name;     /* MonitorBasedSaveBest */
     char *save_path;
     double best;
+    int64_t start, saturate;  /* MomentumAdjustor, LinearDecayOverEpoch; start: PolyakAveraging */
+    double final_momentum;    /* MomentumAdjustor */
+    double decay_factor;      /* LinearDecayOverEpoch, ExponentialDecay */
+    double min_lr;            /* ExponentialDecay */
+    /* State, as Pylearn2 keeps it (what an exact resume must save): records (or
+     * batches) seen, whether the initial value was taken, that value, the step. */
+    int64_t count;
+    int initialized;
+    double init_value, step;
+    int min_reached;
 } ml_extension;
+
+/* After each monitor record, as Pylearn2's on_monitor: MomentumAdjustor sets
+ * the rule's momentum and LinearDecayOverEpoch its learning rate, for the
+ * epoch that follows (the record shows the values the epoch before it used).
+ * The other kinds do nothing here (the training loop saves and averages). */
+ml_status ml_extension_on_monitor(ml_extension *e, ml_rule *rule);
+/* After each batch, as an SGD update callback: ExponentialDecay divides the
+ * learning rate by decay_factor, down to min_lr.  Other kinds: nothing. */
+void ml_extension_on_batch(ml_extension *e, ml_rule *rule);
 
 /* ---- the algorithm ---- */
 
@@ -80,9 +120,12 @@ typedef struct {
     ml_monitoring_dataset *monitor;
     ml_cost *cost;                 /* borrowed; NULL: the model's default cost */
     ml_termination *termination;   /* borrowed; NULL: train until stopped */
-    int has_momentum;              /* learning_rule: Momentum */
+    int has_momentum;              /* learning_rule: Momentum (when rule.kind is ML_RULE_PLAIN) */
     float init_momentum;
     int nesterov;
+    ml_learning_rule rule;         /* learning_rule: another rule (train/rules.h) */
+    int n_update_callbacks;        /* update_callbacks: ExponentialDecay, after every batch */
+    ml_extension **update_callbacks; /* borrowed */
     ml_iteration_mode iteration;   /* train_iteration_mode (data/iterator.h) */
     uint64_t seed;
 } ml_sgd;
