@@ -50,15 +50,16 @@ static ml_status apply_seed(ml_cfg_node *root, int is_train, int64_t seed)
     return ml_cfg_override(root, assignment);
 }
 
-ml_status ml_experiment_load(const char *path, int n_overrides, const char *const *overrides,
-                             int64_t seed, ml_experiment **out)
+/* path: a file to read, or, with text, the name of the text in messages. */
+static ml_status load(const char *path, const char *text, int n_overrides, const char *const *overrides,
+                      int64_t seed, ml_experiment **out)
 {
     *out = NULL;
     ML_TRY(ml_components_register());
     ml_experiment *e = ml_calloc(1, sizeof *e);
     if (!e)
         return ML_ENOMEM;
-    ml_status st = ml_cfg_parse_file(path, &e->root);
+    ml_status st = text ? ml_cfg_parse_string(text, path, &e->root) : ml_cfg_parse_file(path, &e->root);
     if (st == ML_OK && !e->root)
         st = ml_error(ML_EFORMAT, "%s: the experiment is empty", strcmp(path, "-") ? path : "<stdin>");
     for (int i = 0; st == ML_OK && i < n_overrides; i++)
@@ -95,6 +96,18 @@ ml_status ml_experiment_load(const char *path, int n_overrides, const char *cons
     }
     *out = e;
     return ML_OK;
+}
+
+ml_status ml_experiment_load(const char *path, int n_overrides, const char *const *overrides,
+                             int64_t seed, ml_experiment **out)
+{
+    return load(path, NULL, n_overrides, overrides, seed, out);
+}
+
+ml_status ml_experiment_load_text(const char *text, const char *name, int n_overrides,
+                                  const char *const *overrides, int64_t seed, ml_experiment **out)
+{
+    return load(name, text, n_overrides, overrides, seed, out);
 }
 
 ml_status ml_model_load(const char *path, ml_model **model, char **spec_out)

@@ -23,6 +23,10 @@ typedef struct {
  * positioned. */
 ml_status ml_experiment_load(const char *path, int n_overrides, const char *const *overrides,
                              int64_t seed, ml_experiment **out);
+/* The same from the text of an experiment (as a model file's /experiment
+ * holds it); name is used in messages ("run.h5:/experiment"). */
+ml_status ml_experiment_load_text(const char *text, const char *name, int n_overrides,
+                                  const char *const *overrides, int64_t seed, ml_experiment **out);
 void ml_experiment_free(ml_experiment *e);
 
 /* Reads a model file: its spec rebuilt, its parameters loaded. *spec (may be

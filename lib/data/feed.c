@@ -15,6 +15,8 @@
 typedef struct {
     ml_tensor *x, *y; /* host buffers of batch_size rows */
     int64_t count;    /* rows of the batch; 0 marks the end of an epoch */
+    /* The random state at the start of the batch's epoch; for the end mark, of the next epoch. */
+    uint32_t rng[ML_RNG_STATE_WORDS];
 } slot;
 
 struct ml_feed {
@@ -26,6 +28,8 @@ struct ml_feed {
     ml_tensor *bx, *by;  /* gathered rows; streamed: the batch on the device */
     ml_tensor vx, vy;    /* what ml_feed_next hands out */
     int in_epoch;
+    ml_feed_position pos; /* of the next batch */
+    int64_t skip;         /* batches to pass over at the first epoch (a resumed position) */
 
     /* streaming */
     int streamed;
@@ -49,6 +53,13 @@ struct ml_feed {
 };
 
 int64_t ml_feed_n_batches(const ml_feed *f) { return ml_iter_n_batches(f->iter); }
+void ml_feed_position_get(const ml_feed *f, ml_feed_position *p) { *p = f->pos; }
+
+/* The stream the order is drawn from: the iterator's, or, for windows, the feed's. */
+static ml_rng *order_rng(ml_feed *f)
+{
+    return f->streamed && ml_iteration_mode_gathers(f->o.iter.mode) ? &f->rng : ml_iter_rng(f->iter);
+}
 int ml_feed_is_streamed(const ml_feed *f) { return f->streamed; }
 
 /* ---- the reading thread ---- */
@@ -114,7 +125,7 @@ static void copy_y_rows(const ml_feed *f, slot *s, int64_t at, int64_t row)
 }
 
 /* One epoch of the contiguous modes: each batch one read of the file. */
-static ml_status stream_contiguous_epoch(reader *r)
+static ml_status stream_contiguous_epoch(reader *r, const uint32_t *epoch_rng)
 {
     ml_feed *f = r->f;
     ml_iter_begin_epoch(f->iter);
@@ -128,6 +139,7 @@ static ml_status stream_contiguous_epoch(reader *r)
             memcpy(ml_tensor_data(s->y), (const char *)ml_tensor_data(f->d->y) + (size_t)b.start * f->y_row,
                    (size_t)b.count * f->y_row);
         s->count = b.count;
+        memcpy(s->rng, epoch_rng, sizeof s->rng);
         publish(f);
     }
     return ML_OK;
@@ -153,7 +165,7 @@ static void window_of(const ml_feed *f, int32_t w, int64_t *start, int64_t *coun
 
 /* One epoch of shuffled_sequential or random_uniform over windows: the next
  * window is read a batch's worth at a time while the current one is served. */
-static ml_status stream_window_epoch(reader *r)
+static ml_status stream_window_epoch(reader *r, const uint32_t *epoch_rng)
 {
     ml_feed *f = r->f;
     int64_t bs = f->o.iter.batch_size, total = ml_iter_n_batches(f->iter);
@@ -194,6 +206,7 @@ static ml_status stream_window_epoch(reader *r)
                     copy_y_rows(f, s, i, w0 + k);
                 }
                 s->count = bs;
+                memcpy(s->rng, epoch_rng, sizeof s->rng);
                 publish(f);
                 ML_TRY(read_ahead(r, step));
             }
@@ -207,6 +220,7 @@ static ml_status stream_window_epoch(reader *r)
                 copy_y_rows(f, s, fill, w0 + k);
                 if (++fill == bs) {
                     s->count = fill;
+                    memcpy(s->rng, epoch_rng, sizeof s->rng);
                     publish(f);
                     s = NULL;
                     fill = 0;
@@ -219,6 +233,7 @@ static ml_status stream_window_epoch(reader *r)
     }
     if (s && fill > 0 && emitted < total) { /* the last, partial batch */
         s->count = fill;
+        memcpy(s->rng, epoch_rng, sizeof s->rng);
         publish(f);
     }
     return ML_OK;
@@ -230,12 +245,15 @@ static void *reader_main(void *arg)
     reader r = {.f = f};
     ml_status st = ml_h5_open(f->d->stream->path, &r.file);
     int gathers = ml_iteration_mode_gathers(f->o.iter.mode);
+    uint32_t epoch_rng[ML_RNG_STATE_WORDS];
     while (st == ML_OK) {
-        st = gathers ? stream_window_epoch(&r) : stream_contiguous_epoch(&r);
+        ml_rng_get_state(order_rng(f), epoch_rng);
+        st = gathers ? stream_window_epoch(&r, epoch_rng) : stream_contiguous_epoch(&r, epoch_rng);
         slot *end = st == ML_OK ? acquire(f) : NULL;
         if (!end)
             break;
         end->count = 0;
+        ml_rng_get_state(order_rng(f), end->rng);
         publish(f);
     }
     pthread_mutex_lock(&f->mu);
@@ -286,6 +304,8 @@ static ml_status start_streaming(ml_feed *f)
             return ML_ENOMEM;
         ml_rng_seed(&f->rng, f->o.iter.seed);
     }
+    if (f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
+        return ml_error(ML_EFORMAT, "%s: the saved position of the batches is not a valid random state", f->d->name);
     if (f->o.device != ML_CPU) {
         f->bx = ml_tensor_new(ML_F32, 2, (int64_t[]){bs, f->features}, f->o.device);
         if (!f->bx || (y && !(f->by = ml_tensor_new(y->dtype, y->ndim, (int64_t[]){bs, y->ndim > 1 ? y->shape[1] : 0},
@@ -326,9 +346,18 @@ ml_status ml_feed_new(const ml_dataset *d, const ml_feed_opts *opts, ml_feed **o
                                                   (int64_t[]){bs, d->y->ndim > 1 ? d->y->shape[1] : 0}, ML_CPU))))
             st = ML_ENOMEM;
     }
+    if (st == ML_OK && !f->streamed && f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
+        st = ml_error(ML_EFORMAT, "%s: the saved position of the batches is not a valid random state", d->name);
     if (st != ML_OK) {
         ml_feed_free(f);
         return st;
+    }
+    if (f->o.resume) {
+        f->pos = *f->o.resume;
+        f->skip = f->o.resume->batch;
+        f->pos.batch = 0;
+    } else if (!f->streamed) {
+        ml_rng_get_state(order_rng(f), f->pos.rng);
     }
     *out = f;
     return ML_OK;
@@ -389,17 +418,26 @@ static ml_status take_slot(ml_feed *f, slot **out)
 ml_status ml_feed_begin_epoch(ml_feed *f)
 {
     if (!f->streamed) {
+        ml_rng_get_state(order_rng(f), f->pos.rng);
         ml_iter_begin_epoch(f->iter);
-        f->in_epoch = 1;
-        return ML_OK;
-    }
-    /* An epoch left before its end: skip the rest of its batches. */
-    while (f->in_epoch) {
-        slot *s;
-        ML_TRY(take_slot(f, &s));
-        f->in_epoch = s->count > 0;
+    } else {
+        /* An epoch left before its end: skip the rest of its batches. */
+        while (f->in_epoch) {
+            slot *s;
+            ML_TRY(take_slot(f, &s));
+            f->in_epoch = s->count > 0;
+        }
     }
     f->in_epoch = 1;
+    f->pos.batch = 0;
+    /* A resumed position: the batches its epoch had delivered are passed over. */
+    for (; f->skip > 0; f->skip--) {
+        ml_tensor *x, *y;
+        int more;
+        ML_TRY(ml_feed_next(f, &x, &y, &more));
+        if (!more)
+            return ml_error(ML_EFORMAT, "%s: the saved position is past the end of an epoch", f->d->name);
+    }
     return ML_OK;
 }
 
@@ -423,10 +461,13 @@ ml_status ml_feed_next(ml_feed *f, ml_tensor **x, ml_tensor **y, int *more)
     if (f->streamed) {
         slot *s;
         ML_TRY(take_slot(f, &s));
+        memcpy(f->pos.rng, s->rng, sizeof f->pos.rng);
         if (s->count == 0) {
             f->in_epoch = 0;
+            f->pos.batch = 0;
             return ML_OK;
         }
+        f->pos.batch++;
         if (f->o.device == ML_CPU) {
             point_batch(f, s->x, s->y, 0, s->count, x, y);
         } else {
@@ -445,8 +486,11 @@ ml_status ml_feed_next(ml_feed *f, ml_tensor **x, ml_tensor **y, int *more)
     ml_batch b;
     if (!ml_iter_next(f->iter, &b)) {
         f->in_epoch = 0;
+        ml_rng_get_state(order_rng(f), f->pos.rng);
+        f->pos.batch = 0;
         return ML_OK;
     }
+    f->pos.batch++;
     const ml_dataset *d = f->d;
     if (b.index) {
         const char *X = ml_tensor_data(d->X), *Y = d->y ? ml_tensor_data(d->y) : NULL;

@@ -24,7 +24,18 @@
 #include "data/dataset.h"
 #include "data/iterator.h"
 
+/* Where a feed is: the random state its order was drawn from at the start of
+ * the current epoch (or of the next, between epochs) and the batches of that
+ * epoch already delivered.  A feed created with this position delivers the
+ * same batches from there as the feed it was taken from would have: training
+ * state saved mid-epoch resumes exactly. */
 typedef struct {
+    uint32_t rng[ML_RNG_STATE_WORDS];
+    int64_t batch;
+} ml_feed_position;
+
+typedef struct {
+    const ml_feed_position *resume; /* NULL: from the seed */
     ml_iter_opts iter;    /* n_examples is taken from the dataset */
     ml_device device;     /* where the batches go; the dataset must be there when in memory */
     int64_t window_rows;  /* streamed gathering modes: rows shuffled together (0: about 64 MiB) */
@@ -45,6 +56,8 @@ ml_status ml_feed_begin_epoch(ml_feed *f);
 ml_status ml_feed_next(ml_feed *f, ml_tensor **x, ml_tensor **y, int *more);
 /* Batches in one epoch. */
 int64_t ml_feed_n_batches(const ml_feed *f);
+/* The position of the next batch (see above). */
+void ml_feed_position_get(const ml_feed *f, ml_feed_position *p);
 /* Whether batches are read from the file by a thread. */
 int ml_feed_is_streamed(const ml_feed *f);
 

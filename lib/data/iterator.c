@@ -86,6 +86,8 @@ int64_t ml_iter_n_batches(const ml_iter *it)
     return full;
 }
 
+ml_rng *ml_iter_rng(ml_iter *it) { return &it->rng; }
+
 void ml_iter_begin_epoch(ml_iter *it)
 {
     it->next = 0;

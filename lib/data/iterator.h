@@ -66,5 +66,7 @@ void ml_iter_begin_epoch(ml_iter *it);
 int ml_iter_next(ml_iter *it, ml_batch *b);
 /* Batches in one epoch. */
 int64_t ml_iter_n_batches(const ml_iter *it);
+/* The random stream the orders are drawn from (to save and restore it). */
+ml_rng *ml_iter_rng(ml_iter *it);
 
 #endif

@@ -265,6 +265,57 @@ static void test_nan_and_ranges(ml_dataset *mem)
     CHECK(ml_memory_available() > 0, "memory available: %lld MiB", (long long)(ml_memory_available() >> 20));
 }
 
+/* A feed resumed at the position another had reached (mid-epoch and between
+ * epochs) delivers the batches the other goes on to deliver. */
+static void test_resume(const ml_dataset *d, ml_iteration_mode mode, int64_t window)
+{
+    const char *how = d->X ? "in memory" : "streamed";
+    ml_feed_opts o = {.iter = {.mode = mode, .batch_size = 60, .seed = 11}, .window_rows = window, .depth = 2};
+    for (int stop_at = 0; stop_at < 2; stop_at++) {
+        ml_feed *a = NULL, *b = NULL;
+        ml_feed_new(d, &o, &a);
+        ml_tensor *x, *y, *xb, *yb;
+        int more = 1, mb;
+        /* one epoch and 5 batches, or two whole epochs */
+        for (int e = 0; e < 2; e++) {
+            ml_feed_begin_epoch(a);
+            for (int k = 0; more && (stop_at || e == 0 || k < 5); k++)
+                ml_feed_next(a, &x, &y, &more);
+            more = 1;
+        }
+        if (stop_at) { /* the end mark of the second epoch */
+            ml_feed_next(a, &x, &y, &more);
+        }
+        ml_feed_position pos;
+        ml_feed_position_get(a, &pos);
+        ml_feed_opts ro = o;
+        ro.resume = &pos;
+        ml_feed_new(d, &ro, &b);
+        int equal = 1, n = 0;
+        for (int e = 0; e < 2; e++) {
+            if (e > 0 || stop_at)
+                ml_feed_begin_epoch(a);
+            ml_feed_begin_epoch(b);
+            for (;;) {
+                ml_feed_next(a, &x, &y, &more);
+                ml_feed_next(b, &xb, &yb, &mb);
+                if (more != mb) {
+                    equal = 0;
+                    break;
+                }
+                if (!more)
+                    break;
+                equal &= same_batch(x, xb, y, yb);
+                n++;
+            }
+        }
+        CHECK(equal && n > 20, "%s %s: resumed %s, the same %d batches follow", how, ml_iteration_mode_name(mode),
+              stop_at ? "between epochs" : "in the middle of an epoch", n);
+        ml_feed_free(a);
+        ml_feed_free(b);
+    }
+}
+
 static void test_no_allocation_per_batch(const ml_dataset *str)
 {
     ml_feed_opts o = {.iter = {.mode = ML_ITER_SHUFFLED_SEQUENTIAL, .batch_size = 64, .seed = 1}, .window_rows = 256};
@@ -309,6 +360,10 @@ int main(void)
         test_random_uniform(str);
         test_epoch_left_early(str);
         test_no_allocation_per_batch(str);
+        for (int m = 0; m < 5; m++) {
+            test_resume(mem, (ml_iteration_mode)m, 0);
+            test_resume(str, (ml_iteration_mode)m, 200);
+        }
     }
     test_nan_and_ranges(mem);
     ml_dataset_free(str);
