@@ -2,13 +2,16 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
 static const char usage_text[] =
     "Usage: ml-train [OPTION]... EXPERIMENT.yaml\n"
-    "Train the model of an experiment file (a !obj:Train) and save it.\n"
+    "  or:  ml-train [OPTION]... --resume MODEL.h5\n"
+    "Train the model of an experiment file (a !obj:Train) and save it, or go on\n"
+    "training from the checkpoint a run saved.\n"
     "Monitor records go to standard output, one tab-separated line per epoch\n"
     "after a header line; progress and messages go to standard error.\n"
     "\n"
@@ -16,6 +19,8 @@ static const char usage_text[] =
     "                        -s algorithm.learning_rate=0.05 (repeatable)\n"
     "  -o, --output FILE     save the model to FILE (overrides save_path)\n"
     "      --model FILE      start from the parameters of a model file\n"
+    "      --resume FILE     go on from FILE, saved by ml-train (its experiment,\n"
+    "                        parameters and training state), saving to FILE\n"
     "      --seed N          seed of the initial weights, shuffles and dropout\n"
     "      --threads N       threads for matrix products (default: ML_THREADS or all)\n"
     "      --device DEV      cpu or cuda (default: ML_DEVICE or cpu)\n"
@@ -89,11 +94,32 @@ static int start_from(ml_model *m, const char *path)
     return st == ML_OK ? 0 : cli_failed();
 }
 
+/* The experiment a model file records, with the new overrides on top. */
+static ml_status load_resumed(const char *path, int n_overrides, const char *const *overrides, int64_t seed,
+                              ml_experiment **e)
+{
+    ml_h5_file *f;
+    char *text = NULL;
+    ML_TRY(ml_h5_open(path, &f));
+    ml_status st = ml_h5_exists(f, "/experiment") == ML_H5_DATASET
+                       ? ml_h5_read_text(f, "/experiment", &text)
+                       : ml_error(ML_ENOTFOUND, "%s: no /experiment: not a model file saved by ml-train", path);
+    ml_h5_close(f);
+    if (st != ML_OK)
+        return st;
+    char name[1024];
+    snprintf(name, sizeof name, "%s:/experiment", path);
+    st = ml_experiment_load_text(text, name, n_overrides, overrides, seed, e);
+    ml_free(text);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"set", required_argument, NULL, 's'},     {"output", required_argument, NULL, 'o'},
         {"model", required_argument, NULL, 'm'},   {"seed", required_argument, NULL, 'S'},
+        {"resume", required_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 't'}, {"device", required_argument, NULL, 'd'},
         {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
@@ -101,7 +127,7 @@ int main(int argc, char **argv)
     const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     char *command = ml_command_line(argc, argv); /* before getopt reorders argv */
     int n_overrides = 0, quiet = 0, verbose = 0, status;
-    const char *output = NULL, *model_path = NULL, *device_name = NULL;
+    const char *output = NULL, *model_path = NULL, *device_name = NULL, *resume = NULL;
     int64_t threads = 0, seed = -1;
     cli_init("ml-train", 0);
     opterr = 0;
@@ -111,6 +137,7 @@ int main(int argc, char **argv)
         case 's': overrides[n_overrides++] = optarg; break;
         case 'o': output = optarg; break;
         case 'm': model_path = optarg; break;
+        case 'r': resume = optarg; break;
         case 'S':
             if ((status = cli_parse_int(optarg, "--seed", 0, &seed)))
                 return status;
@@ -127,7 +154,11 @@ int main(int argc, char **argv)
         default: return cli_option_error(c, argv);
         }
     }
-    if (optind != argc - 1)
+    if (resume && optind != argc)
+        return cli_usage_error("--resume takes the experiment from the model file: give no experiment file");
+    if (resume && model_path)
+        return cli_usage_error("--resume and --model both give the parameters: use one");
+    if (!resume && optind != argc - 1)
         return cli_usage_error(optind == argc ? "no experiment file given" : "one experiment file at a time");
     if (output && strcmp(output, "-") == 0)
         return cli_usage_error("standard output carries the monitor stream: give -o a file name");
@@ -137,17 +168,21 @@ int main(int argc, char **argv)
         return status;
     ml_set_threads((int)threads);
     ml_experiment *e = NULL;
-    if (ml_experiment_load(argv[optind], n_overrides, overrides, seed, &e) != ML_OK) {
+    if ((resume ? load_resumed(resume, n_overrides, overrides, seed, &e)
+                : ml_experiment_load(argv[optind], n_overrides, overrides, seed, &e)) != ML_OK) {
         status = cli_failed();
         goto done;
     }
     if (!e->train) {
-        status = cli_error("%s: not a training experiment (a !obj:Train)", argv[optind]);
+        status = cli_error("%s: not a training experiment (a !obj:Train)", resume ? resume : argv[optind]);
         goto done;
     }
-    if (output) {
+    if (output || resume) {
         ml_free(e->train->save_path);
-        e->train->save_path = ml_strdup(output);
+        e->train->save_path = ml_strdup(output ? output : resume);
+        /* Going on means replacing the checkpoint, whatever the experiment said. */
+        if (resume && !output)
+            e->train->allow_overwrite = 1;
     }
     status = 0;
     if (e->train->save_path && (status = cli_check_writable(e->train->save_path)) != 0)
@@ -157,14 +192,21 @@ int main(int argc, char **argv)
             status = cli_check_writable(e->train->extensions[i]->save_path);
     if (status)
         goto done;
-    if (model_path && (status = start_from(e->model, model_path)) != 0)
+    if ((model_path || resume) && (status = start_from(e->model, resume ? resume : model_path)) != 0)
         goto done;
+    /* A learning rate given with --resume replaces the one the run had reached. */
+    double resume_lr = 0;
+    for (int i = 0; resume && i < n_overrides; i++)
+        if (strncmp(overrides[i], "algorithm.learning_rate=", 24) == 0)
+            resume_lr = strtod(overrides[i] + 24, NULL);
     progress p = {.quiet = quiet};
     ml_train_opts opts = {.device = device,
                           .meta = {.model_spec = e->model_spec, .experiment = e->text, .command = command},
                           .on_record = print_record,
                           .user = &p,
-                          .stop = &stop_signal};
+                          .stop = &stop_signal,
+                          .resume = resume,
+                          .resume_learning_rate = resume_lr};
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     /* A reader of the monitor stream that exits early (| head) must not kill the

@@ -137,8 +137,10 @@ typedef struct {
     int64_t start, steps; /* the epoch averaging started after, the batches averaged */
 } averaged_params;
 
+typedef ml_status (*state_writer)(const void *state, ml_h5_file *f);
+
 static ml_status model_save(const char *path, const ml_model *m, const ml_model_meta *meta, const ml_monitor *mon,
-                            const averaged_params *avg)
+                            const averaged_params *avg, state_writer write_state, const void *state)
 {
     ml_h5_file *f;
     ML_TRY(ml_h5_create(path, &f));
@@ -183,6 +185,8 @@ static ml_status model_save(const char *path, const ml_model *m, const ml_model_
         st = ml_h5_attr_write_i64(f, "/params_averaged", "start_epoch", avg->start);
     if (st == ML_OK && avg)
         st = ml_h5_attr_write_i64(f, "/params_averaged", "steps", avg->steps);
+    if (st == ML_OK && write_state)
+        st = write_state(state, f);
     if (st == ML_OK)
         st = ml_h5_commit(f);
     ml_h5_close(f);
@@ -191,7 +195,7 @@ static ml_status model_save(const char *path, const ml_model *m, const ml_model_
 
 ml_status ml_model_save(const char *path, const ml_model *m, const ml_model_meta *meta, const ml_monitor *mon)
 {
-    return model_save(path, m, meta, mon, NULL);
+    return model_save(path, m, meta, mon, NULL, NULL, NULL);
 }
 
 ml_status ml_model_file_info(ml_h5_file *f, char **model_spec, ml_space *input_space)
@@ -233,6 +237,7 @@ typedef struct {
     ml_graph *g;
     ml_fn *train_fn, *monitor_fn;
     ml_bgd_run *bgd; /* BGD's functions and buffers (bgd.c); NULL with SGD */
+    int in_epoch;    /* an epoch is under way (saved by a signal between its batches) */
     ml_fn *constrain_fn;  /* max-norm constraints after a step made of updates */
     ml_fn *average_fn;    /* PolyakAveraging's running mean, after the constraints */
     ml_rule *rule;
@@ -453,9 +458,12 @@ static ml_status run_monitor(run_state *s)
     return ML_OK;
 }
 
+static ml_status write_train_state(const void *state, ml_h5_file *f);
+
 static ml_status save_model(run_state *s, const char *path)
 {
-    ml_status st = model_save(path, s->m, &s->opts->meta, s->mon, s->averaging ? &s->avg : NULL);
+    ml_status st = model_save(path, s->m, &s->opts->meta, s->mon, s->averaging ? &s->avg : NULL,
+                              s->bgd ? NULL : write_train_state, s);
     if (st != ML_OK)
         return ml_error_prefix(st, "saving after epoch %lld: ", (long long)s->epoch);
     return ML_OK;
@@ -589,6 +597,222 @@ static ml_dataset *on_device(const ml_dataset *d, ml_device device, ml_status *s
     return view;
 }
 
+/* ---- the training state: what ml-train --resume needs (ml-files(5), /train_state) ---- */
+
+#define TRAIN_STATE "/train_state"
+
+/* The criteria of a tree (And, Or) in depth-first order. */
+static int flatten_criteria(ml_termination *t, ml_termination **out, int n, int max)
+{
+    if (!t || n >= max)
+        return n;
+    out[n++] = t;
+    for (int i = 0; i < t->n_criteria; i++)
+        n = flatten_criteria(t->criteria[i], out, n, max);
+    return n;
+}
+
+#define MAX_CRITERIA 64
+#define EXTENSION_STATE 6 /* best, count, initialized, init_value, step, min_reached */
+
+static ml_status write_rng(ml_h5_file *f, const char *path, const uint32_t *state)
+{
+    int64_t words[ML_RNG_STATE_WORDS];
+    for (int i = 0; i < ML_RNG_STATE_WORDS; i++)
+        words[i] = state[i];
+    return ml_h5_write_array(f, path, ML_H5_I64, 1, (int64_t[]){ML_RNG_STATE_WORDS}, words, NULL);
+}
+
+static ml_status read_rng(ml_h5_file *f, const char *path, uint32_t *state)
+{
+    int nd = 0;
+    int64_t shape[ML_MAX_DIMS];
+    int64_t *words = NULL;
+    ML_TRY(ml_h5_read_array(f, path, ML_H5_I64, &nd, shape, (void **)&words));
+    ml_status st = nd == 1 && shape[0] == ML_RNG_STATE_WORDS
+                       ? ML_OK
+                       : ml_error(ML_EFORMAT, "%s:%s: expected %d words of random state", ml_h5_file_name(f), path,
+                                  ML_RNG_STATE_WORDS);
+    for (int i = 0; st == ML_OK && i < ML_RNG_STATE_WORDS; i++)
+        state[i] = (uint32_t)words[i];
+    ml_free(words);
+    return st;
+}
+
+static ml_status write_train_state(const void *state, ml_h5_file *f)
+{
+    const run_state *s = state;
+    ML_TRY(ml_h5_create_group(f, TRAIN_STATE));
+    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "epoch", s->epoch));
+    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "batches", s->batches));
+    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "examples", s->examples));
+    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "in_epoch", s->in_epoch));
+    ML_TRY(ml_h5_attr_write_f64(f, TRAIN_STATE, "train_seconds", s->train_seconds));
+    ml_feed_position pos;
+    ml_feed_position_get(s->feed, &pos);
+    ML_TRY(write_rng(f, TRAIN_STATE "/order_rng", pos.rng));
+    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "epoch_batches_done", pos.batch));
+    uint32_t words[ML_RNG_STATE_WORDS];
+    ml_rng_get_state(ml_fn_rng(s->train_fn), words);
+    ML_TRY(write_rng(f, TRAIN_STATE "/dropout_rng", words));
+    ml_rng_get_state(ml_fn_rng(s->monitor_fn), words);
+    ML_TRY(write_rng(f, TRAIN_STATE "/monitor_rng", words));
+    ML_TRY(ml_h5_create_group(f, TRAIN_STATE "/rule"));
+    for (int i = 0; i < ml_rule_n_slots(s->rule); i++) {
+        ml_rule_slot slot = ml_rule_slot_at(s->rule, i);
+        char path[512];
+        snprintf(path, sizeof path, TRAIN_STATE "/rule/%s", slot.name);
+        ML_TRY(ml_h5_write_tensor(f, path, slot.tensor, NULL));
+    }
+    for (int i = 0; i < ml_rule_n_vars(s->rule); i++) {
+        ml_rule_var v = ml_rule_var_at((ml_rule *)s->rule, i);
+        ML_TRY(ml_h5_attr_write_f64(f, TRAIN_STATE "/rule", v.name, *v.value));
+    }
+    ml_termination *crit[MAX_CRITERIA];
+    int n_crit = flatten_criteria(s->sgd->termination, crit, 0, MAX_CRITERIA);
+    double tstate[2 * MAX_CRITERIA];
+    for (int i = 0; i < n_crit; i++) {
+        tstate[2 * i] = crit[i]->best;
+        tstate[2 * i + 1] = (double)crit[i]->countdown;
+    }
+    if (n_crit > 0)
+        ML_TRY(ml_h5_write_array(f, TRAIN_STATE "/termination", ML_H5_F64, 2, (int64_t[]){n_crit, 2}, tstate, NULL));
+    int n_ext = s->t->n_extensions + s->sgd->n_update_callbacks;
+    if (n_ext > 0) {
+        double *ext = ml_malloc((size_t)n_ext * EXTENSION_STATE * sizeof *ext);
+        if (!ext)
+            return ML_ENOMEM;
+        for (int i = 0; i < n_ext; i++) {
+            const ml_extension *e = i < s->t->n_extensions ? s->t->extensions[i]
+                                                           : s->sgd->update_callbacks[i - s->t->n_extensions];
+            double row[EXTENSION_STATE] = {e->best, (double)e->count, e->initialized, e->init_value, e->step,
+                                           e->min_reached};
+            memcpy(ext + i * EXTENSION_STATE, row, sizeof row);
+        }
+        ml_status st = ml_h5_write_array(f, TRAIN_STATE "/extensions", ML_H5_F64, 2,
+                                         (int64_t[]){n_ext, EXTENSION_STATE}, ext, NULL);
+        ml_free(ext);
+        ML_TRY(st);
+    }
+    return ML_OK;
+}
+
+/* Reads an f64 array of exactly rows x cols into out. */
+static ml_status read_table(ml_h5_file *f, const char *path, int64_t rows, int64_t cols, double *out)
+{
+    int nd = 0;
+    int64_t shape[ML_MAX_DIMS];
+    double *data = NULL;
+    ML_TRY(ml_h5_read_array(f, path, ML_H5_F64, &nd, shape, (void **)&data));
+    ml_status st = nd == 2 && shape[0] == rows && shape[1] == cols
+                       ? ML_OK
+                       : ml_error(ML_EFORMAT, "%s:%s: the saved state does not fit this experiment (%lld entries)",
+                                  ml_h5_file_name(f), path, (long long)rows);
+    if (st == ML_OK)
+        memcpy(out, data, (size_t)(rows * cols) * sizeof *out);
+    ml_free(data);
+    return st;
+}
+
+/* The counters and the position of the batches, read before the feed is made. */
+static ml_status read_train_position(run_state *s, ml_h5_file *f, ml_feed_position *pos)
+{
+    const char *name = ml_h5_file_name(f);
+    if (ml_h5_exists(f, TRAIN_STATE) != ML_H5_GROUP)
+        return ml_error(ML_ENOTFOUND, "%s: no training state to resume from (%s is written by ml-train with SGD)",
+                        name, TRAIN_STATE);
+    int64_t in_epoch = 0;
+    ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "epoch", &s->epoch));
+    ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "batches", &s->batches));
+    ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "examples", &s->examples));
+    ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "in_epoch", &in_epoch));
+    ML_TRY(ml_h5_attr_read_f64(f, TRAIN_STATE, "train_seconds", &s->train_seconds));
+    ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "epoch_batches_done", &pos->batch));
+    ML_TRY(read_rng(f, TRAIN_STATE "/order_rng", pos->rng));
+    s->in_epoch = in_epoch != 0;
+    return ML_OK;
+}
+
+/* Everything else, once the functions and the rule exist. */
+static ml_status read_train_state(run_state *s, ml_h5_file *f)
+{
+    const char *name = ml_h5_file_name(f);
+    uint32_t words[ML_RNG_STATE_WORDS];
+    ML_TRY(read_rng(f, TRAIN_STATE "/dropout_rng", words));
+    ML_TRY(ml_rng_set_state(ml_fn_rng(s->train_fn), words));
+    ML_TRY(read_rng(f, TRAIN_STATE "/monitor_rng", words));
+    ML_TRY(ml_rng_set_state(ml_fn_rng(s->monitor_fn), words));
+    for (int i = 0; i < ml_rule_n_slots(s->rule); i++) {
+        ml_rule_slot slot = ml_rule_slot_at(s->rule, i);
+        char path[512];
+        snprintf(path, sizeof path, TRAIN_STATE "/rule/%s", slot.name);
+        if (ml_h5_exists(f, path) != ML_H5_DATASET)
+            return ml_error(ML_EFORMAT, "%s:%s: not found: the file was trained with another learning rule", name,
+                            path);
+        ml_tensor *t = NULL;
+        ML_TRY(ml_h5_read_tensor_expect(f, path, ML_F32, slot.tensor->ndim, slot.tensor->shape, &t));
+        ml_status st = ml_tensor_copy(slot.tensor, t);
+        ml_tensor_free(t);
+        ML_TRY(st);
+    }
+    for (int i = 0; i < ml_rule_n_vars(s->rule); i++) {
+        ml_rule_var v = ml_rule_var_at(s->rule, i);
+        if (ml_h5_attr_read_f64(f, TRAIN_STATE "/rule", v.name, v.value) != ML_OK)
+            return ml_error(ML_EFORMAT, "%s:%s/rule: no '%s': the file was trained with another learning rule", name,
+                            TRAIN_STATE, v.name);
+    }
+    ml_termination *crit[MAX_CRITERIA];
+    int n_crit = flatten_criteria(s->sgd->termination, crit, 0, MAX_CRITERIA);
+    if (n_crit > 0) {
+        double tstate[2 * MAX_CRITERIA];
+        ML_TRY(read_table(f, TRAIN_STATE "/termination", n_crit, 2, tstate));
+        for (int i = 0; i < n_crit; i++) {
+            crit[i]->best = tstate[2 * i];
+            crit[i]->countdown = (int64_t)tstate[2 * i + 1];
+        }
+    }
+    int n_ext = s->t->n_extensions + s->sgd->n_update_callbacks;
+    if (n_ext > 0) {
+        double *ext = ml_malloc((size_t)n_ext * EXTENSION_STATE * sizeof *ext);
+        if (!ext)
+            return ML_ENOMEM;
+        ml_status st = read_table(f, TRAIN_STATE "/extensions", n_ext, EXTENSION_STATE, ext);
+        for (int i = 0; st == ML_OK && i < n_ext; i++) {
+            ml_extension *e = i < s->t->n_extensions ? s->t->extensions[i]
+                                                     : s->sgd->update_callbacks[i - s->t->n_extensions];
+            const double *row = ext + i * EXTENSION_STATE;
+            e->best = row[0];
+            e->count = (int64_t)row[1];
+            e->initialized = (int)row[2];
+            e->init_value = row[3];
+            e->step = row[4];
+            e->min_reached = (int)row[5];
+        }
+        ml_free(ext);
+        ML_TRY(st);
+    }
+    if (s->avg.params && ml_h5_exists(f, "/params_averaged") == ML_H5_GROUP) {
+        for (int i = 0; i < ml_model_n_params(s->m); i++) {
+            ml_param p = ml_model_param(s->m, i);
+            char path[256];
+            snprintf(path, sizeof path, "/params_averaged/%s/%s", p.layer->name, p.name);
+            ml_tensor *t = NULL;
+            ML_TRY(ml_h5_read_tensor_expect(f, path, ML_F32, p.value->ndim, p.value->shape, &t));
+            ml_status st = ml_tensor_copy(s->avg.params[i], t);
+            ml_tensor_free(t);
+            ML_TRY(st);
+        }
+        ML_TRY(ml_h5_attr_read_i64(f, "/params_averaged", "start_epoch", &s->avg.start));
+        ML_TRY(ml_h5_attr_read_i64(f, "/params_averaged", "steps", &s->avg.steps));
+        s->averaging = 1;
+    }
+    ml_monitor *mon = NULL;
+    ML_TRY(ml_monitor_read(f, &mon));
+    ml_monitor_free(s->mon);
+    s->mon = mon;
+    return ML_OK;
+}
+
 ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **monitor)
 {
     *monitor = NULL;
@@ -603,6 +827,7 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
         return ml_error(ML_EIO, "%s: exists, and allow_overwrite is false", t->save_path);
     run_state s = {.t = t, .opts = opts, .m = t->model, .sgd = sgd};
     s.classification = ml_model_n_classes(t->model) > 0;
+    ml_h5_file *resume_file = NULL;
     ml_status st = check_data(t, t->dataset, "training");
     for (int i = 0; st == ML_OK && i < sgd->n_monitor; i++)
         st = check_data(t, sgd->monitor[i].data, sgd->monitor[i].name);
@@ -627,8 +852,14 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
             s.monitor_data[i] = s.train_data;
     if (st != ML_OK)
         goto done;
+    ml_feed_position resume_at;
+    if (opts->resume) {
+        if ((st = ml_h5_open(opts->resume, &resume_file)) != ML_OK ||
+            (st = read_train_position(&s, resume_file, &resume_at)) != ML_OK)
+            goto done;
+    }
     ml_feed_opts fo = {.iter = {.mode = sgd->iteration, .batch_size = sgd->batch_size, .seed = sgd->seed},
-                       .device = opts->device};
+                       .device = opts->device, .resume = opts->resume ? &resume_at : NULL};
     if ((st = ml_feed_new(s.train_data, &fo, &s.feed)) != ML_OK)
         goto done;
     if (n > 0 && ml_feed_n_batches(s.feed) == 0) {
@@ -665,25 +896,43 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
         ((st = ml_dataset_require_memory(s.train_data, "BGD")) != ML_OK ||
          (st = ml_bgd_run_new(t->bgd, t->model, s.train_data, opts->device, &s.bgd)) != ML_OK))
         goto done;
-    if ((st = run_monitor(&s)) != ML_OK || (st = run_extensions(&s)) != ML_OK)
+    if (resume_file) {
+        if (s.bgd) {
+            st = ml_error(ML_EINVAL, "%s: BGD runs cannot be resumed yet", opts->resume);
+            goto done;
+        }
+        st = read_train_state(&s, resume_file);
+        if (st == ML_OK && opts->resume_learning_rate > 0)
+            ml_rule_set_learning_rate(s.rule, opts->resume_learning_rate);
+        ml_h5_close(resume_file);
+        resume_file = NULL;
+        if (st != ML_OK)
+            goto done;
+    } else if ((st = run_monitor(&s)) != ML_OK || (st = run_extensions(&s)) != ML_OK) {
         goto done;
+    }
     for (;;) {
         int go_on = 1;
-        if (sgd->termination && (st = ml_termination_continue(sgd->termination, s.mon, s.epoch, &go_on)) != ML_OK)
+        /* An epoch resumed in its middle was allowed to start before the signal. */
+        if (!s.in_epoch && sgd->termination &&
+            (st = ml_termination_continue(sgd->termination, s.mon, s.epoch, &go_on)) != ML_OK)
             goto done;
         if (!go_on)
             break;
         double start = seconds_now();
+        s.in_epoch = 1;
         st = s.bgd ? ml_bgd_epoch(s.bgd, s.epoch + 1, opts->stop, &s.batches, &s.examples) : train_epoch(&s);
         double trained = seconds_now();
         s.epoch_train_seconds = trained - start;
         s.train_seconds += s.epoch_train_seconds;
-        s.epoch++;
         if (st == ML_EINTR) {
+            /* Saved between two batches: a resumed run finishes this epoch. */
             if (t->save_path)
                 st = save_model(&s, t->save_path) == ML_OK ? ML_EINTR : ML_EIO;
             goto done;
         }
+        s.in_epoch = 0;
+        s.epoch++;
         if (st != ML_OK)
             goto done;
         if ((st = run_monitor(&s)) != ML_OK)
@@ -698,6 +947,7 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
     if (t->save_path)
         st = save_model(&s, t->save_path);
 done:
+    ml_h5_close(resume_file);
     if (st == ML_OK || st == ML_EINTR) {
         *monitor = s.mon;
         s.mon = NULL;

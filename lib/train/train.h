@@ -166,6 +166,13 @@ typedef struct {
     ml_record_fn on_record;   /* called after each monitor record */
     void *user;
     volatile sig_atomic_t *stop; /* set asynchronously (a signal): finish the batch and stop */
+    /* A model file saved by a run of the same experiment: training goes on from
+     * its /train_state (counters, learning-rule state, random streams, the
+     * position of the batches, criteria and extensions) and its monitor records,
+     * as if it had never stopped.  The parameters are the model's: load them from
+     * the same file first (ml_model_read_params). */
+    const char *resume;
+    double resume_learning_rate; /* > 0: the learning rate from the resumed point on (a new -s) */
 } ml_train_opts;
 
 /* Runs the main loop: monitor at epoch 0, then epochs until a criterion stops;
