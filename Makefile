@@ -119,6 +119,7 @@ test: all $(UNITS) tools/ml-reference
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do ./$$b || exit 1; done
 	@if [ -x bench/stream ]; then bench/stream; fi
+	@if [ -x bench/checkpoint ]; then bench/checkpoint; fi
 	@if [ -x bench/run-peers ]; then bench/run-peers; fi
 
 # The README's first command: the Fashion-MNIST pipeline for softmax regression

@@ -462,8 +462,11 @@ static ml_status write_train_state(const void *state, ml_h5_file *f);
 
 static ml_status save_model(run_state *s, const char *path)
 {
+    double t0 = seconds_now();
     ml_status st = model_save(path, s->m, &s->opts->meta, s->mon, s->averaging ? &s->avg : NULL,
                               s->bgd ? NULL : write_train_state, s);
+    if (st == ML_OK)
+        ml_info("%s: saved after epoch %lld in %.1f ms", path, (long long)s->epoch, (seconds_now() - t0) * 1e3);
     if (st != ML_OK)
         return ml_error_prefix(st, "saving after epoch %lld: ", (long long)s->epoch);
     return ML_OK;
