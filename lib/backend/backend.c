@@ -53,3 +53,17 @@ const ml_backend *ml_backend_get(ml_device device)
     ml_error(ML_EINVAL, "unknown device %d", (int)device);
     return NULL;
 }
+
+ml_status ml_gather_rows(ml_tensor *out, const ml_tensor *x, const ml_tensor *index)
+{
+    if (x->device != out->device || index->device != out->device)
+        return ml_error(ML_EDEVICE, "gather_rows: the rows, the indices and the output are not on one device");
+    const ml_backend *b = ml_backend_get(out->device);
+    if (!b)
+        return ML_EDEVICE;
+    ml_kernel_args a = {.op = ML_OP_GATHER_ROWS, .n_in = 2};
+    a.out = *out;
+    a.in[0] = *x;
+    a.in[1] = *index;
+    return b->kernel[ML_OP_GATHER_ROWS](&a);
+}

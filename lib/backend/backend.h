@@ -26,6 +26,9 @@ void ml_set_threads(int n);
 int ml_get_threads(void);
 
 const ml_backend *ml_backend_cpu(void);
+
+/* out[i] = x[index[i]] for the rows of tensors on one device (GATHER_ROWS). */
+ml_status ml_gather_rows(ml_tensor *out, const ml_tensor *x, const ml_tensor *index);
 #ifdef ML_WITH_CUDA
 const ml_backend *ml_backend_cuda(void); /* NULL with the error set if no GPU */
 /* cudaMalloc calls the CUDA backend has made (tests check that calls allocate nothing). */

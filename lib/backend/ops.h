@@ -142,6 +142,10 @@ typedef enum {
      * max_col_norm).  ip[0] = 0: units are the columns of a 2-D [in, out] matrix;
      * ip[0] = 1: units are the slices along axis 0 ([O, C, KH, KW] kernels). */
     ML_OP_MAX_NORM,
+    /* in: x [N, ...], index int32 [B] with entries in 0..N-1; out [B, ...], rows
+     * of as many elements as x's: out[i] = x[index[i]].  The rows of a shuffled batch,
+     * gathered on the device that holds the data (data only: no gradient). */
+    ML_OP_GATHER_ROWS,
 
     ML_OP_COUNT
 } ml_op;

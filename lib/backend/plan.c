@@ -99,3 +99,18 @@ ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g)
     g->identity = g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
     return ML_OK;
 }
+
+ml_status ml_gather_plan_make(const ml_kernel_args *a, int64_t *rows, int64_t *row_words)
+{
+    const ml_tensor *x = &a->in[0], *index = &a->in[1], *out = &a->out;
+    char xs[64], is[64], os[64];
+    if (a->n_in != 2 || x->ndim < 1 || index->ndim != 1 || index->dtype != ML_I32 || out->ndim < 1 ||
+        out->dtype != x->dtype || out->shape[0] != index->shape[0] ||
+        ml_shape_numel(x->ndim - 1, x->shape + 1) != ml_shape_numel(out->ndim - 1, out->shape + 1))
+        return ml_error(ML_ESHAPE, "gather_rows: rows of %s at int32 indices %s do not make %s",
+                        ml_plan_shape(x, xs, sizeof xs), ml_plan_shape(index, is, sizeof is),
+                        ml_plan_shape(out, os, sizeof os));
+    *rows = x->shape[0];
+    *row_words = ml_shape_numel(x->ndim - 1, x->shape + 1);
+    return ML_OK;
+}

@@ -66,4 +66,8 @@ typedef struct {
  * ML_EINVAL naming the shapes) and fills the plan. */
 ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g);
 
+/* GATHER_ROWS: checks x, index and out against each other (ML_ESHAPE naming the
+ * shapes); *rows receives x's rows, *row_words the 32-bit words of one row. */
+ml_status ml_gather_plan_make(const ml_kernel_args *a, int64_t *rows, int64_t *row_words);
+
 #endif

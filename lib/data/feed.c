@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "io/h5.h"
@@ -26,6 +27,12 @@ struct ml_feed {
     size_t x_row, y_row; /* bytes */
     ml_iter *iter;       /* the order of batches (the thread's when streamed) */
     ml_tensor *bx, *by;  /* gathered rows; streamed: the batch on the device */
+    /* In memory, gathering modes: the whole epoch's row indices, drawn at its
+     * start and sent to the data's device at once, so a batch is one gather
+     * kernel there and nothing crosses per batch. */
+    ml_tensor *epoch_index, *epoch_index_host;
+    int64_t *batch_start, *batch_count; /* into epoch_index, per batch */
+    int64_t epoch_batches, next_batch;
     ml_tensor vx, vy;    /* what ml_feed_next hands out */
     int in_epoch;
     ml_feed_position pos; /* of the next batch */
@@ -338,12 +345,18 @@ ml_status ml_feed_new(const ml_dataset *d, const ml_feed_opts *opts, ml_feed **o
     if (st == ML_OK && f->streamed) {
         st = start_streaming(f);
     } else if (st == ML_OK && ml_iteration_mode_gathers(f->o.iter.mode)) {
-        if (d->X->device != ML_CPU)
-            st = ml_error(ML_EDEVICE, "%s batches on %s are not supported yet", ml_iteration_mode_name(f->o.iter.mode),
-                          ml_device_name(d->X->device));
-        else if (!(f->bx = ml_tensor_new(ML_F32, 2, (int64_t[]){bs, f->features}, ML_CPU)) ||
-                 (d->y && !(f->by = ml_tensor_new(d->y->dtype, d->y->ndim,
-                                                  (int64_t[]){bs, d->y->ndim > 1 ? d->y->shape[1] : 0}, ML_CPU))))
+        ml_device dev = d->X->device;
+        int64_t nb = ml_iter_n_batches(f->iter), cap = nb * bs;
+        int64_t y_width = d->y && d->y->ndim > 1 ? d->y->shape[1] : 0;
+        f->bx = ml_tensor_new(ML_F32, 2, (int64_t[]){bs, f->features}, dev);
+        f->by = d->y ? ml_tensor_new(d->y->dtype, d->y->ndim, (int64_t[]){bs, y_width}, dev) : NULL;
+        f->epoch_index = ml_tensor_new(ML_I32, 1, (int64_t[]){cap}, dev);
+        /* on the CPU the indices are drawn in place: no host copy */
+        f->epoch_index_host = dev == ML_CPU ? NULL : ml_tensor_new(ML_I32, 1, (int64_t[]){cap}, ML_CPU);
+        f->batch_start = ml_calloc((size_t)nb + 1, sizeof *f->batch_start);
+        f->batch_count = ml_calloc((size_t)nb + 1, sizeof *f->batch_count);
+        if (!f->bx || (d->y && !f->by) || !f->epoch_index || (dev != ML_CPU && !f->epoch_index_host) ||
+            !f->batch_start || !f->batch_count)
             st = ML_ENOMEM;
     }
     if (st == ML_OK && !f->streamed && f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
@@ -387,6 +400,10 @@ void ml_feed_free(ml_feed *f)
     ml_free(f->windows);
     ml_tensor_free(f->bx);
     ml_tensor_free(f->by);
+    ml_tensor_free(f->epoch_index);
+    ml_tensor_free(f->epoch_index_host);
+    ml_free(f->batch_start);
+    ml_free(f->batch_count);
     ml_iter_free(f->iter);
     ml_free(f);
 }
@@ -415,11 +432,38 @@ static ml_status take_slot(ml_feed *f, slot **out)
     return st;
 }
 
+/* The gathering modes in memory: every batch's indices of the epoch, sent to the
+ * data's device in one copy. */
+static ml_status draw_epoch_index(ml_feed *f)
+{
+    ml_tensor *host = f->epoch_index_host ? f->epoch_index_host : f->epoch_index;
+    int32_t *all = ml_tensor_i32(host);
+    int64_t total = 0, k = 0;
+    ml_batch b;
+    while (ml_iter_next(f->iter, &b)) {
+        memcpy(all + total, b.index, (size_t)b.count * sizeof *all);
+        f->batch_start[k] = total;
+        f->batch_count[k++] = b.count;
+        total += b.count;
+    }
+    f->epoch_batches = k;
+    f->next_batch = 0;
+    if (host != f->epoch_index && total > 0) {
+        ml_tensor src, dst;
+        ml_tensor_point_rows(&src, host, 0, total);
+        ml_tensor_point_rows(&dst, f->epoch_index, 0, total);
+        ML_TRY(ml_tensor_copy(&dst, &src));
+    }
+    return ML_OK;
+}
+
 ml_status ml_feed_begin_epoch(ml_feed *f)
 {
     if (!f->streamed) {
         ml_rng_get_state(order_rng(f), f->pos.rng);
         ml_iter_begin_epoch(f->iter);
+        if (f->epoch_index)
+            ML_TRY(draw_epoch_index(f));
     } else {
         /* An epoch left before its end: skip the rest of its batches. */
         while (f->in_epoch) {
@@ -483,25 +527,24 @@ ml_status ml_feed_next(ml_feed *f, ml_tensor **x, ml_tensor **y, int *more)
         *more = 1;
         return ML_OK;
     }
-    ml_batch b;
-    if (!ml_iter_next(f->iter, &b)) {
+    const ml_dataset *d = f->d;
+    ml_batch b = {0};
+    int has = f->epoch_index ? f->next_batch < f->epoch_batches : ml_iter_next(f->iter, &b);
+    if (!has) {
         f->in_epoch = 0;
         ml_rng_get_state(order_rng(f), f->pos.rng);
         f->pos.batch = 0;
         return ML_OK;
     }
     f->pos.batch++;
-    const ml_dataset *d = f->d;
-    if (b.index) {
-        const char *X = ml_tensor_data(d->X), *Y = d->y ? ml_tensor_data(d->y) : NULL;
-        char *bx = ml_tensor_data(f->bx), *by = f->by ? ml_tensor_data(f->by) : NULL;
-        for (int64_t i = 0; i < b.count; i++) {
-            int64_t r = b.index[i];
-            memcpy(bx + (size_t)i * f->x_row, X + (size_t)r * f->x_row, f->x_row);
-            if (Y)
-                memcpy(by + (size_t)i * f->y_row, Y + (size_t)r * f->y_row, f->y_row);
-        }
-        point_batch(f, f->bx, f->by, 0, b.count, x, y);
+    if (f->epoch_index) {
+        int64_t k = f->next_batch++, count = f->batch_count[k];
+        ml_tensor index;
+        ml_tensor_point_rows(&index, f->epoch_index, f->batch_start[k], count);
+        point_batch(f, f->bx, f->by, 0, count, x, y);
+        ML_TRY(ml_gather_rows(*x, d->X, &index));
+        if (*y)
+            ML_TRY(ml_gather_rows(*y, d->y, &index));
     } else {
         point_batch(f, d->X, d->y, b.start, b.count, x, y);
     }

@@ -42,6 +42,7 @@ ml_status ml_cpu_transpose(const ml_kernel_args *a);
 ml_status ml_cpu_concat(const ml_kernel_args *a);
 ml_status ml_cpu_slice(const ml_kernel_args *a);
 ml_status ml_cpu_copy(const ml_kernel_args *a);
+ml_status ml_cpu_gather_rows(const ml_kernel_args *a);
 
 /* cpu_loss.c */
 ml_status ml_cpu_nll_logsoftmax(const ml_kernel_args *a);

@@ -160,6 +160,22 @@ ml_status ml_cpu_slice(const ml_kernel_args *a)
     return ML_OK;
 }
 
+ml_status ml_cpu_gather_rows(const ml_kernel_args *a)
+{
+    int64_t rows, words;
+    ML_TRY(ml_gather_plan_make(a, &rows, &words));
+    const int32_t *index = ml_tensor_i32(&a->in[1]);
+    const uint32_t *x = ml_tensor_data(&a->in[0]);
+    uint32_t *o = ml_tensor_data(&a->out);
+    for (int64_t i = 0; i < a->out.shape[0]; i++) {
+        if (index[i] < 0 || index[i] >= rows)
+            return ml_error(ML_EINVAL, "gather_rows: index %d at %lld is outside 0..%lld", index[i], (long long)i,
+                            (long long)rows - 1);
+        memcpy(o + i * words, x + (int64_t)index[i] * words, (size_t)words * sizeof *o);
+    }
+    return ML_OK;
+}
+
 ml_status ml_cpu_copy(const ml_kernel_args *a)
 {
     if (a->n_in < 1 || ml_tensor_numel(&a->in[0]) != ml_tensor_numel(&a->out) ||

@@ -207,3 +207,30 @@ ml_status ml_cuda_copy(const ml_kernel_args *a)
     return ml_device_memory_get(ML_CUDA)->copy_same(ml_tensor_data(&a->out), ml_tensor_data(&a->in[0]),
                                                     ml_tensor_nbytes(&a->out));
 }
+
+/* out row i = x row index[i]; an index outside the rows gives a zero row (the
+ * host checked the indices it drew; a kernel cannot return an error). */
+__global__ void k_gather_rows(word *__restrict__ o, const word *__restrict__ x, const int32_t *__restrict__ index,
+                              int64_t total, int64_t words, int64_t rows)
+{
+    ML_GRID_STRIDE(i, total)
+    {
+        int64_t r = i / words, w = i - r * words;
+        int32_t k = index[r];
+        o[i] = k >= 0 && k < rows ? x[(int64_t)k * words + w] : 0;
+    }
+}
+
+ml_status ml_cuda_gather_rows(const ml_kernel_args *a)
+{
+    int64_t rows, words;
+    ML_TRY(ml_gather_plan_make(a, &rows, &words));
+    int64_t total = a->out.shape[0] * words;
+    if (total == 0)
+        return ML_OK;
+    k_gather_rows<<<ml_cuda_blocks(total), ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(
+        (word *)ml_tensor_data(&a->out), (const word *)ml_tensor_data(&a->in[0]),
+        (const int32_t *)ml_tensor_data(&a->in[1]), total, words, rows);
+    ML_CUDA_LAUNCHED();
+    return ML_OK;
+}
