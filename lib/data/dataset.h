@@ -118,6 +118,11 @@ ml_status ml_dataset_take_rows(const ml_dataset *ds, const int32_t *index, int64
 /* The same dataset with X seen as [N, D] (sharing storage); image_shape is kept. */
 ml_status ml_dataset_flat(const ml_dataset *ds, ml_dataset **out);
 
+/* Replaces int labels y [N] by their one-hot codes, float32 [N, n_classes]
+ * (Pylearn2's one_hot); n_classes and the class names are kept.  Needs int
+ * labels and n_classes > 0 (ML_EINVAL otherwise). */
+ml_status ml_dataset_one_hot(ml_dataset *ds);
+
 /* ---- files ------------------------------------------------------------- */
 
 typedef enum {
