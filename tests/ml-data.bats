@@ -51,9 +51,10 @@ YAML
 @test "MNIST: center, shuffle, binarize, one_hot and path are accepted" {
     mv data elsewhere
     write_mnist_experiment exp.yaml "" ", center: true, shuffle: true, binarize: true, one_hot: true, path: '$T/elsewhere/mnist'"
-    sed -i "s|which_set: 'test' }|which_set: 'test', path: '$T/elsewhere/mnist' }|; s|start: 500, stop: 600 }|start: 500, stop: 600, path: '$T/elsewhere/mnist' }|" exp.yaml
+    sed -i "s|which_set: 'test' }|which_set: 'test', one_hot: true, path: '$T/elsewhere/mnist' }|; s|start: 500, stop: 600 }|start: 500, stop: 600, one_hot: true, path: '$T/elsewhere/mnist' }|" exp.yaml
     run -0 --separate-stderr ml-train exp.yaml
     [ "${#lines[@]}" -eq 5 ]
+    [[ "${lines[0]}" == *test_y_misclass* ]]
 }
 
 @test "MNIST: bad which_set, rows outside the set, missing files and no PYLEARN2_DATA_PATH" {

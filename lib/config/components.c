@@ -813,6 +813,69 @@ static ml_status vector_space_construct(ml_cfg_args *a, void **out)
     return ML_OK;
 }
 
+/* ==== issue 4 (data): IndexSpace and CompositeSpace ==== */
+
+static const ml_cfg_param index_space_params[] = {
+    {.name = "dim", .type = ML_CFG_T_INT, .required = 1, .doc = "indices per example"},
+    {.name = "max_labels", .type = ML_CFG_T_INT, .required = 1, .doc = "indices lie in 0..max_labels-1"},
+    {0}};
+
+static ml_status index_space_construct(ml_cfg_args *a, void **out)
+{
+    int dim, max_labels;
+    ML_TRY(ml_cfg_args_int(a, "dim", &dim));
+    if (dim < 1)
+        return ml_cfg_args_error(a, "dim", ML_EINVAL, "must be positive");
+    ML_TRY(ml_cfg_args_int(a, "max_labels", &max_labels));
+    if (max_labels < 1)
+        return ml_cfg_args_error(a, "max_labels", ML_EINVAL, "must be positive");
+    ml_space *s = ml_malloc(sizeof *s);
+    if (!s)
+        return ML_ENOMEM;
+    *s = ml_index_space(dim, max_labels);
+    *out = s;
+    return ML_OK;
+}
+
+static const ml_cfg_param composite_space_params[] = {
+    {.name = "components", .type = ML_CFG_T_LIST, .elem = ML_CFG_T_OBJECT, .category = "space", .required = 1,
+     .doc = "the spaces of the tuple, in order"},
+    {0}};
+
+/* The space and, after it in the same block, the copies of its components
+ * (nested composites point into objects the context keeps). */
+static ml_status composite_space_construct(ml_cfg_args *a, void **out)
+{
+    int n = ml_cfg_args_count(a, "components");
+    if (n < 1 || n > ML_SPACE_MAX_COMPONENTS)
+        return ml_cfg_args_error(a, "components", ML_EINVAL, "must list 1 to %d spaces", ML_SPACE_MAX_COMPONENTS);
+    ml_space *s = ml_calloc((size_t)n + 1, sizeof *s);
+    if (!s)
+        return ML_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        void *c;
+        ml_status st = ml_cfg_args_item_object(a, "components", i, &c);
+        if (st != ML_OK) {
+            ml_free(s);
+            return st;
+        }
+        s[i + 1] = *(const ml_space *)c;
+    }
+    *s = ml_composite_space(n, s + 1);
+    *out = s;
+    return ML_OK;
+}
+
+static const ml_component index_space = {
+    "IndexSpace", ALIASES("pylearn2.space.IndexSpace"), "space", index_space_params, index_space_construct, ml_free,
+    "dim integer indices in 0..max_labels-1 per example (as a vector: their one-hot codes)"};
+static const ml_component composite_space = {
+    "CompositeSpace", ALIASES("pylearn2.space.CompositeSpace"), "space", composite_space_params,
+    composite_space_construct, ml_free,
+    "a tuple of spaces (as a vector: the components' vectors side by side)"};
+
+/* ==== end of issue 4 (data): IndexSpace and CompositeSpace ==== */
+
 static const ml_component conv2d_space = {
     "Conv2DSpace", ALIASES("pylearn2.space.Conv2DSpace"), "space", conv2d_space_params,
     conv2d_space_construct, ml_free, "images of num_channels x shape[0] x shape[1]"};
@@ -1013,7 +1076,13 @@ static ml_status mlp_construct(ml_cfg_args *a, void **out)
     }
     if (st == ML_OK && ml_cfg_args_has(a, "input_space")) {
         void *space;
-        if ((st = ml_cfg_args_object(a, "input_space", NULL, &space)) == ML_OK) {
+        if ((st = ml_cfg_args_object(a, "input_space", NULL, &space)) == ML_OK &&
+            (((ml_space *)space)->kind == ML_SPACE_INDEX || ((ml_space *)space)->kind == ML_SPACE_COMPOSITE)) {
+            char sp[200];
+            st = ml_cfg_args_error(a, "input_space", ML_EINVAL,
+                                   "must be a VectorSpace or Conv2DSpace: the layers take no %s",
+                                   ml_space_describe(space, sp, sizeof sp));
+        } else if (st == ML_OK) {
             o->model->input_space = *(ml_space *)space;
             o->model->has_input_space = 1;
         }
@@ -2005,7 +2074,7 @@ ml_status ml_components_register(void)
     if (registered)
         return ML_OK;
     const ml_component *all[] = {
-        &train, &hdf5_dataset, &mnist, &transformer_dataset, &mlp, &conv2d_space, &vector_space, &linear, &sigmoid, &tanh_layer, &relu,
+        &train, &hdf5_dataset, &mnist, &transformer_dataset, &mlp, &conv2d_space, &vector_space, &index_space, &composite_space, &linear, &sigmoid, &tanh_layer, &relu,
         &softmax, &conv_relu, &sgd, &bgd, &momentum, &adagrad, &rmsprop, &adadelta, &adam, &adamax, &nadam,
         &default_cost, &dropout_cost, &weight_decay, &l1_decay, &sum_of_costs, &epoch_counter, &monitor_based,
         &channel_target, &and_criterion, &or_criterion, &save_best, &momentum_adjustor, &linear_decay,

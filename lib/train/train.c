@@ -546,6 +546,11 @@ static ml_status check_data(const ml_train *t, const ml_dataset *d, const char *
     if (!d->y)
         return ml_error(ML_EINVAL, "%s: the %s dataset has no targets y", d->name, role);
     int64_t classes = ml_model_n_classes(t->model);
+    const ml_tensor *ty = t->dataset->y;
+    if (classes > 0 && d != t->dataset && ty && ty->dtype != d->y->dtype)
+        return ml_error(ML_EINVAL, "%s: the %s targets are %s, the training targets %s: give one_hot to every "
+                        "dataset or to none", d->name, role, d->y->dtype == ML_F32 ? "one-hot" : "class labels",
+                        ty->dtype == ML_F32 ? "one-hot" : "class labels");
     if (classes > 0 && d->y->dtype == ML_F32) {
         /* one-hot targets (MNIST's one_hot): one column per class of the Softmax */
         if (d->y->ndim != 2 || d->y->shape[1] != classes)
