@@ -2,7 +2,8 @@
  *
  * A dataset is a design matrix X, float32 [N, D] (or images [N, C, H, W]),
  * with optional targets y: int32 [N] class indices in 0..n_classes-1, or
- * float32 [N, K] real targets (n_classes 0).  Examples lie along the first
+ * float32 [N, K] real targets (n_classes 0, or K for the one-hot codes of
+ * ml_dataset_one_hot).  Examples lie along the first
  * axis of both.  It also carries what a file says about it: the shape of one
  * image when rows are images, the class names, and its provenance (the
  * commands that made it, one per line).
