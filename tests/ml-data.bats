@@ -164,3 +164,18 @@ YAML
     run -1 --separate-stderr ml-train exp.yaml
     [[ "$stderr" == *"random_slice batches of 1000 need at least 1000 examples, the training data has 500"* ]]
 }
+
+@test "MNIST: a preprocessor fitted on the training set through an anchor, applied to valid and test" {
+    write_mnist_experiment exp.yaml "" ", preprocessor: &prep !obj:pylearn2.datasets.preprocessing.GlobalContrastNormalization { scale: 55 }, fit_preprocessor: true"
+    sed -i "s|which_set: 'test' }|which_set: 'test', preprocessor: *prep }|; s|start: 500, stop: 600 }|start: 500, stop: 600, preprocessor: *prep }|" exp.yaml
+    ml-train -q exp.yaml > gcn.tsv
+    [ "$(wc -l < gcn.tsv)" -eq 5 ]
+    write_mnist_experiment plain.yaml
+    ml-train -q plain.yaml > plain.tsv
+    [ "$(without_seconds gcn.tsv)" != "$(without_seconds plain.tsv)" ]
+    # MNIST is always in memory: what can fail is applying a preprocessor nobody fitted
+    write_mnist_experiment bad.yaml "" ""
+    sed -i "s|start: 500, stop: 600 }|start: 500, stop: 600, preprocessor: !obj:Standardize {} }|" bad.yaml
+    run -1 --separate-stderr ml-train bad.yaml
+    [[ "$stderr" == *"'preprocessor' of MNIST"*"the Standardize preprocessor is not fitted"* ]]
+}
