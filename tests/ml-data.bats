@@ -51,9 +51,10 @@ YAML
 @test "MNIST: center, shuffle, binarize, one_hot and path are accepted" {
     mv data elsewhere
     write_mnist_experiment exp.yaml "" ", center: true, shuffle: true, binarize: true, one_hot: true, path: '$T/elsewhere/mnist'"
-    sed -i "s|which_set: 'test' }|which_set: 'test', path: '$T/elsewhere/mnist' }|; s|start: 500, stop: 600 }|start: 500, stop: 600, path: '$T/elsewhere/mnist' }|" exp.yaml
+    sed -i "s|which_set: 'test' }|which_set: 'test', one_hot: true, path: '$T/elsewhere/mnist' }|; s|start: 500, stop: 600 }|start: 500, stop: 600, one_hot: true, path: '$T/elsewhere/mnist' }|" exp.yaml
     run -0 --separate-stderr ml-train exp.yaml
     [ "${#lines[@]}" -eq 5 ]
+    [[ "${lines[0]}" == *test_y_misclass* ]]
 }
 
 @test "MNIST: bad which_set, rows outside the set, missing files and no PYLEARN2_DATA_PATH" {
@@ -162,4 +163,19 @@ YAML
     sed -i 's/batch_size: 50/batch_size: 1000/' exp.yaml
     run -1 --separate-stderr ml-train exp.yaml
     [[ "$stderr" == *"random_slice batches of 1000 need at least 1000 examples, the training data has 500"* ]]
+}
+
+@test "MNIST: a preprocessor fitted on the training set through an anchor, applied to valid and test" {
+    write_mnist_experiment exp.yaml "" ", preprocessor: &prep !obj:pylearn2.datasets.preprocessing.GlobalContrastNormalization { scale: 55 }, fit_preprocessor: true"
+    sed -i "s|which_set: 'test' }|which_set: 'test', preprocessor: *prep }|; s|start: 500, stop: 600 }|start: 500, stop: 600, preprocessor: *prep }|" exp.yaml
+    ml-train -q exp.yaml > gcn.tsv
+    [ "$(wc -l < gcn.tsv)" -eq 5 ]
+    write_mnist_experiment plain.yaml
+    ml-train -q plain.yaml > plain.tsv
+    [ "$(without_seconds gcn.tsv)" != "$(without_seconds plain.tsv)" ]
+    # MNIST is always in memory: what can fail is applying a preprocessor nobody fitted
+    write_mnist_experiment bad.yaml "" ""
+    sed -i "s|start: 500, stop: 600 }|start: 500, stop: 600, preprocessor: !obj:Standardize {} }|" bad.yaml
+    run -1 --separate-stderr ml-train bad.yaml
+    [[ "$stderr" == *"'preprocessor' of MNIST"*"the Standardize preprocessor is not fitted"* ]]
 }

@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "data/dataset.h"
 #include "data/idx.h"
+#include "data/preprocess.h"
 #include "model/cost.h"
 #include "model/model.h"
 #include "train/bgd.h"
@@ -47,6 +48,378 @@ static ml_status read_seed(ml_cfg_args *a, const char *name, uint64_t *seed)
     return ML_OK;
 }
 
+/* ==== issue 4 (data): preprocessors in YAML ==== */
+
+/* A preprocessor of the experiment language: its parameters, and once fitted
+ * (by a dataset with fit_preprocessor: true, or read from a transform file)
+ * the ml_transform that every dataset given it applies.  A pipeline applies
+ * its items in turn, each with the same can_fit. */
+typedef struct prep_object {
+    const char *what;      /* component name, for messages */
+    int kind;              /* PREP_* */
+    double std_eps;        /* Standardize */
+    ml_gcn_opts gcn;       /* GlobalContrastNormalization */
+    int64_t n_components;  /* ZCA, PCA */
+    double filter_bias;    /* ZCA */
+    int store_inverse, whiten;
+    int64_t kernel_size;   /* LeCunLCN */
+    int64_t patch_shape[2], num_patches; /* ExtractPatches */
+    uint64_t seed;
+    struct prep_object **items; /* Pipeline (borrowed from the context) */
+    int n_items;
+    char *filename;        /* TransformFile */
+    ml_transform *fitted;  /* owned; NULL until fitted */
+} prep_object;
+
+enum { PREP_STANDARDIZE, PREP_GCN, PREP_ZCA, PREP_PCA, PREP_LCN, PREP_REMOVE_MEAN, PREP_PATCHES, PREP_PIPELINE,
+       PREP_FILE };
+
+static void prep_destroy(void *p)
+{
+    prep_object *o = p;
+    if (!o)
+        return;
+    ml_transform_free(o->fitted);
+    ml_free(o->items);
+    ml_free(o->filename);
+    ml_free(o);
+}
+
+static ml_status prep_new(ml_cfg_args *a, int kind, prep_object **out)
+{
+    prep_object *o = ml_calloc(1, sizeof *o);
+    if (!o)
+        return ML_ENOMEM;
+    o->what = ml_cfg_args_component(a)->name;
+    o->kind = kind;
+    *out = o;
+    return ML_OK;
+}
+
+/* Whether the preprocessor learns nothing from the data but its shape (so a
+ * dataset may apply it unfitted, as Pylearn2 does). */
+static int prep_stateless(const prep_object *o)
+{
+    return o->kind == PREP_GCN || o->kind == PREP_LCN || o->kind == PREP_PATCHES;
+}
+
+static ml_status prep_fit(const prep_object *o, const ml_dataset *ds, ml_transform **t)
+{
+    switch (o->kind) {
+    case PREP_STANDARDIZE: return ml_preprocess_standardize_fit(ds, o->std_eps, t);
+    case PREP_GCN: return ml_preprocess_gcn_fit(ds, &o->gcn, t);
+    case PREP_ZCA: return ml_preprocess_zca_fit(ds, o->n_components, o->filter_bias, o->store_inverse, t);
+    case PREP_PCA: return ml_preprocess_pca_fit(ds, o->n_components, o->whiten, t);
+    case PREP_LCN: return ml_preprocess_lcn_fit(ds, o->kernel_size, t);
+    case PREP_REMOVE_MEAN: return ml_preprocess_remove_mean_fit(ds, t);
+    case PREP_PATCHES: return ml_preprocess_patches_fit(ds, o->patch_shape, o->num_patches, o->seed, t);
+    }
+    return ml_error(ML_EINVAL, "%s cannot be fitted", o->what);
+}
+
+/* Pylearn2's preprocessor.apply(dataset, can_fit). */
+static ml_status prep_apply(prep_object *o, ml_dataset *ds, int can_fit)
+{
+    if (o->kind == PREP_PIPELINE) {
+        for (int i = 0; i < o->n_items; i++)
+            ML_TRY(prep_apply(o->items[i], ds, can_fit));
+        return ML_OK;
+    }
+    if (o->kind != PREP_FILE && (can_fit || (!o->fitted && prep_stateless(o)))) {
+        ml_transform *t = NULL;
+        ML_TRY(prep_fit(o, ds, &t));
+        char name[300];
+        snprintf(name, sizeof name, "%s fitted on %s", o->what, ds->name ? ds->name : "a dataset");
+        ml_status st = ml_transform_set_name(t, name);
+        if (st != ML_OK) {
+            ml_transform_free(t);
+            return st;
+        }
+        if (!can_fit) { /* stateless and unfitted: fitted for this dataset alone */
+            st = ml_transform_apply(t, ds);
+            ml_transform_free(t);
+            return st;
+        }
+        ml_transform_free(o->fitted);
+        o->fitted = t;
+    }
+    if (!o->fitted)
+        return ml_error(ML_EINVAL,
+                        "%s: the %s preprocessor is not fitted: the dataset with fit_preprocessor: true that "
+                        "fits it must be built first (the Train's dataset is built before the monitoring "
+                        "datasets)",
+                        ds->name ? ds->name : "dataset", o->what);
+    return ml_transform_apply(o->fitted, ds);
+}
+
+static ml_status standardize_construct(ml_cfg_args *a, void **out)
+{
+    prep_object *o;
+    ML_TRY(prep_new(a, PREP_STANDARDIZE, &o));
+    int global_mean, global_std;
+    ml_status st = ml_cfg_args_double(a, "std_eps", &o->std_eps);
+    if (st == ML_OK && o->std_eps <= 0)
+        st = ml_cfg_args_error(a, "std_eps", ML_EINVAL, "must be positive");
+    if (st == ML_OK && (st = ml_cfg_args_bool(a, "global_mean", &global_mean)) == ML_OK && global_mean)
+        st = ml_cfg_args_error(a, "global_mean", ML_EINVAL, "is not supported: the mean is per feature");
+    if (st == ML_OK && (st = ml_cfg_args_bool(a, "global_std", &global_std)) == ML_OK && global_std)
+        st = ml_cfg_args_error(a, "global_std", ML_EINVAL, "is not supported: the std is per feature");
+    if (st != ML_OK) {
+        prep_destroy(o);
+        return st;
+    }
+    *out = o;
+    return ML_OK;
+}
+
+static ml_status gcn_construct(ml_cfg_args *a, void **out)
+{
+    prep_object *o;
+    ML_TRY(prep_new(a, PREP_GCN, &o));
+    ml_gcn_opts_default(&o->gcn);
+    ml_status st = ml_cfg_args_double(a, "scale", &o->gcn.scale);
+    if (st == ML_OK)
+        st = ml_cfg_args_bool(a, "subtract_mean", &o->gcn.subtract_mean);
+    if (st == ML_OK)
+        st = ml_cfg_args_bool(a, "use_std", &o->gcn.use_std);
+    if (st == ML_OK)
+        st = ml_cfg_args_double(a, "sqrt_bias", &o->gcn.sqrt_bias);
+    if (st == ML_OK)
+        st = ml_cfg_args_double(a, "min_divisor", &o->gcn.min_divisor);
+    if (st == ML_OK && !(o->gcn.scale > 0))
+        st = ml_cfg_args_error(a, "scale", ML_EINVAL, "must be positive");
+    if (st == ML_OK && !(o->gcn.sqrt_bias >= 0))
+        st = ml_cfg_args_error(a, "sqrt_bias", ML_EINVAL, "must not be negative");
+    if (st == ML_OK && !(o->gcn.min_divisor >= 0))
+        st = ml_cfg_args_error(a, "min_divisor", ML_EINVAL, "must not be negative");
+    if (st != ML_OK) {
+        prep_destroy(o);
+        return st;
+    }
+    *out = o;
+    return ML_OK;
+}
+
+static ml_status zca_construct(ml_cfg_args *a, void **out)
+{
+    prep_object *o;
+    ML_TRY(prep_new(a, PREP_ZCA, &o));
+    ml_status st = ML_OK;
+    if (ml_cfg_args_has(a, "n_components") && (st = ml_cfg_args_int64(a, "n_components", &o->n_components)) == ML_OK &&
+        o->n_components < 1)
+        st = ml_cfg_args_error(a, "n_components", ML_EINVAL, "must be positive");
+    if (st == ML_OK && (st = ml_cfg_args_double(a, "filter_bias", &o->filter_bias)) == ML_OK && !(o->filter_bias >= 0))
+        st = ml_cfg_args_error(a, "filter_bias", ML_EINVAL, "must not be negative");
+    if (st == ML_OK)
+        st = ml_cfg_args_bool(a, "store_inverse", &o->store_inverse);
+    if (st != ML_OK) {
+        prep_destroy(o);
+        return st;
+    }
+    *out = o;
+    return ML_OK;
+}
+
+static ml_status pca_construct(ml_cfg_args *a, void **out)
+{
+    prep_object *o;
+    ML_TRY(prep_new(a, PREP_PCA, &o));
+    ml_status st = ml_cfg_args_int64(a, "num_components", &o->n_components);
+    if (st == ML_OK && o->n_components < 1)
+        st = ml_cfg_args_error(a, "num_components", ML_EINVAL, "must be positive");
+    if (st == ML_OK)
+        st = ml_cfg_args_bool(a, "whiten", &o->whiten);
+    if (st != ML_OK) {
+        prep_destroy(o);
+        return st;
+    }
+    *out = o;
+    return ML_OK;
+}
+
+static ml_status lcn_construct(ml_cfg_args *a, void **out)
+{
+    prep_object *o;
+    ML_TRY(prep_new(a, PREP_LCN, &o));
+    ml_status st = ml_cfg_args_int64(a, "kernel_size", &o->kernel_size);
+    if (st == ML_OK && (o->kernel_size < 1 || o->kernel_size % 2 == 0))
+        st = ml_cfg_args_error(a, "kernel_size", ML_EINVAL, "must be a positive odd number");
+    if (st != ML_OK) {
+        prep_destroy(o);
+        return st;
+    }
+    *out = o;
+    return ML_OK;
+}
+
+static ml_status remove_mean_construct(ml_cfg_args *a, void **out)
+{
+    prep_object *o;
+    ML_TRY(prep_new(a, PREP_REMOVE_MEAN, &o));
+    *out = o;
+    return ML_OK;
+}
+
+static ml_status patches_construct(ml_cfg_args *a, void **out)
+{
+    prep_object *o;
+    int shape[2], n;
+    ML_TRY(prep_new(a, PREP_PATCHES, &o));
+    ml_status st = ml_cfg_args_ints(a, "patch_shape", shape, 2, &n);
+    if (st == ML_OK && n != 2)
+        st = ml_cfg_args_error(a, "patch_shape", ML_EINVAL, "must give rows and columns");
+    if (st == ML_OK && (st = ml_cfg_args_int64(a, "num_patches", &o->num_patches)) == ML_OK && o->num_patches < 1)
+        st = ml_cfg_args_error(a, "num_patches", ML_EINVAL, "must be positive");
+    if (st == ML_OK)
+        st = read_seed(a, "seed", &o->seed);
+    if (st != ML_OK) {
+        prep_destroy(o);
+        return st;
+    }
+    o->patch_shape[0] = shape[0];
+    o->patch_shape[1] = shape[1];
+    *out = o;
+    return ML_OK;
+}
+
+static ml_status pipeline_construct(ml_cfg_args *a, void **out)
+{
+    prep_object *o;
+    ML_TRY(prep_new(a, PREP_PIPELINE, &o));
+    int n = ml_cfg_args_count(a, "items");
+    ml_status st = ML_OK;
+    if (n == 0)
+        st = ml_cfg_args_error(a, "items", ML_EINVAL, "must list at least one preprocessor");
+    if (st == ML_OK && !(o->items = ml_calloc((size_t)n, sizeof *o->items)))
+        st = ML_ENOMEM;
+    for (int i = 0; st == ML_OK && i < n; i++) {
+        void *item;
+        if ((st = ml_cfg_args_item_object(a, "items", i, &item)) == ML_OK)
+            o->items[o->n_items++] = item;
+    }
+    if (st != ML_OK) {
+        prep_destroy(o);
+        return st;
+    }
+    *out = o;
+    return ML_OK;
+}
+
+static ml_status transform_file_construct(ml_cfg_args *a, void **out)
+{
+    prep_object *o;
+    ML_TRY(prep_new(a, PREP_FILE, &o));
+    ml_status st = args_strdup(a, "filename", &o->filename);
+    if (st == ML_OK)
+        st = ml_transform_load(o->filename, &o->fitted);
+    if (st != ML_OK) {
+        prep_destroy(o);
+        return st;
+    }
+    *out = o;
+    return ML_OK;
+}
+
+static const ml_cfg_param standardize_params[] = {
+    {.name = "std_eps", .type = ML_CFG_T_FLOAT, .def = "1e-4", .doc = "floor of each feature's standard deviation"},
+    {.name = "global_mean", .type = ML_CFG_T_BOOL, .def = "false", .doc = "accepted for Pylearn2 files; must be false (per-feature mean)"},
+    {.name = "global_std", .type = ML_CFG_T_BOOL, .def = "false", .doc = "accepted for Pylearn2 files; must be false (per-feature std)"},
+    {0}};
+static const ml_cfg_param gcn_params[] = {
+    {.name = "scale", .type = ML_CFG_T_FLOAT, .def = "1", .doc = "the norm (or std) of each example afterwards"},
+    {.name = "subtract_mean", .type = ML_CFG_T_BOOL, .def = "true", .doc = "subtract each example's mean first"},
+    {.name = "use_std", .type = ML_CFG_T_BOOL, .def = "false", .doc = "divide by the standard deviation rather than the norm"},
+    {.name = "sqrt_bias", .type = ML_CFG_T_FLOAT, .def = "0", .doc = "added under the square root"},
+    {.name = "min_divisor", .type = ML_CFG_T_FLOAT, .def = "1e-8", .doc = "divisors below it become 1"},
+    {.name = "batch_size", .type = ML_CFG_T_INT, .doc = "accepted for Pylearn2 files; ignored"},
+    {0}};
+static const ml_cfg_param zca_params[] = {
+    {.name = "n_components", .type = ML_CFG_T_INT, .doc = "eigenvectors kept (default: all)"},
+    {.name = "filter_bias", .type = ML_CFG_T_FLOAT, .def = "1", .doc = "added to the eigenvalues (Pylearn2's default; ml-preprocess zca uses 0.1)"},
+    {.name = "store_inverse", .type = ML_CFG_T_BOOL, .def = "true", .doc = "also keep the inverse matrix"},
+    {0}};
+static const ml_cfg_param pca_params[] = {
+    {.name = "num_components", .type = ML_CFG_T_INT, .required = 1, .doc = "components kept: the features of the result"},
+    {.name = "whiten", .type = ML_CFG_T_BOOL, .def = "false", .doc = "divide each component by its standard deviation"},
+    {0}};
+static const ml_cfg_param lcn_params[] = {
+    {.name = "kernel_size", .type = ML_CFG_T_INT, .def = "7", .doc = "side of the Gaussian window (odd)"},
+    {.name = "img_shape", .type = ML_CFG_T_ANY, .doc = "accepted for Pylearn2 files; the shape is the dataset's image shape"},
+    {0}};
+static const ml_cfg_param patches_params[] = {
+    {.name = "patch_shape", .type = ML_CFG_T_SHAPE, .required = 1, .doc = "rows and columns of a patch"},
+    {.name = "num_patches", .type = ML_CFG_T_INT, .required = 1, .doc = "patches drawn: the examples of the result"},
+    {.name = "seed", .type = ML_CFG_T_ANY, .def = "0", .doc = "seed of the draws (an integer or a list of them)"},
+    {0}};
+static const ml_cfg_param pipeline_params[] = {
+    {.name = "items", .type = ML_CFG_T_LIST, .elem = ML_CFG_T_OBJECT, .category = "preprocessor", .required = 1,
+     .doc = "the preprocessors, applied in order"},
+    {0}};
+static const ml_cfg_param transform_file_params[] = {
+    {.name = "filename", .type = ML_CFG_T_STRING, .required = 1, .doc = "a transform file written by ml-preprocess --fit"},
+    {0}};
+
+static const ml_component standardize_prep = {
+    "Standardize", ALIASES("pylearn2.datasets.preprocessing.Standardize"), "preprocessor", standardize_params,
+    standardize_construct, prep_destroy, "per feature, (x - mean) / std, mean and std fitted on a dataset"};
+static const ml_component gcn_prep = {
+    "GlobalContrastNormalization", ALIASES("pylearn2.datasets.preprocessing.GlobalContrastNormalization", "GCN"),
+    "preprocessor", gcn_params, gcn_construct, prep_destroy,
+    "per example, subtract its mean and divide by its norm or standard deviation (nothing to fit)"};
+static const ml_component zca_prep = {
+    "ZCA", ALIASES("pylearn2.datasets.preprocessing.ZCA"), "preprocessor", zca_params, zca_construct, prep_destroy,
+    "ZCA whitening, (x - mean) W, fitted on a dataset"};
+static const ml_component pca_prep = {
+    "PCA", ALIASES("pylearn2.datasets.preprocessing.PCA"), "preprocessor", pca_params, pca_construct, prep_destroy,
+    "projection on the num_components principal components, fitted on a dataset"};
+static const ml_component lcn_prep = {
+    "LeCunLCN", ALIASES("pylearn2.datasets.preprocessing.LeCunLCN"), "preprocessor", lcn_params, lcn_construct,
+    prep_destroy, "local contrast normalization of each channel of images (nothing to fit)"};
+static const ml_component remove_mean_prep = {
+    "RemoveMean", ALIASES("pylearn2.datasets.preprocessing.RemoveMean"), "preprocessor", NULL,
+    remove_mean_construct, prep_destroy, "per feature, x - mean, the mean fitted on a dataset"};
+static const ml_component patches_prep = {
+    "ExtractPatches", ALIASES("pylearn2.datasets.preprocessing.ExtractPatches"), "preprocessor", patches_params,
+    patches_construct, prep_destroy, "replaces the images by num_patches random patches of them"};
+static const ml_component pipeline_prep = {
+    "Pipeline", ALIASES("pylearn2.datasets.preprocessing.Pipeline"), "preprocessor", pipeline_params,
+    pipeline_construct, prep_destroy, "preprocessors applied in turn, each fitted when the pipeline is"};
+static const ml_component transform_file_prep = {
+    "TransformFile", NULL, "preprocessor", transform_file_params, transform_file_construct, prep_destroy,
+    "a preprocessor already fitted, read from a transform file of ml-preprocess (never refitted)"};
+
+#define DATASET_PREP_PARAMS                                                                                       \
+    {.name = "preprocessor", .type = ML_CFG_T_OBJECT, .category = "preprocessor",                                 \
+     .doc = "applied to the examples once loaded (share one between datasets with an anchor)"},                   \
+    {.name = "fit_preprocessor", .type = ML_CFG_T_BOOL, .def = "false",                                           \
+     .doc = "fit the preprocessor on this dataset before applying it (the training set)"},
+
+/* The dataset's preprocessor and fit_preprocessor, applied to d; errors name the key. */
+static ml_status apply_dataset_preprocessor(ml_cfg_args *a, ml_dataset *d)
+{
+    int fit;
+    ML_TRY(ml_cfg_args_bool(a, "fit_preprocessor", &fit));
+    if (!ml_cfg_args_has(a, "preprocessor")) {
+        if (fit)
+            return ml_cfg_args_error(a, "fit_preprocessor", ML_EINVAL, "needs a 'preprocessor'");
+        return ML_OK;
+    }
+    void *obj;
+    ML_TRY(ml_cfg_args_object(a, "preprocessor", NULL, &obj));
+    prep_object *o = obj;
+    if (ml_dataset_require_memory(d, "a preprocessor") != ML_OK)
+        return ml_cfg_args_error(a, "preprocessor", ML_EINVAL, "%s", ml_last_error());
+    if (fit && o->kind == PREP_FILE)
+        return ml_cfg_args_error(a, "fit_preprocessor", ML_EINVAL,
+                                 "must be false with a TransformFile (%s is fitted already)", o->filename);
+    ml_status st = prep_apply(o, d, fit);
+    if (st != ML_OK)
+        return ml_cfg_args_error(a, "preprocessor", st, "%s", ml_last_error());
+    return ML_OK;
+}
+
+/* ==== end of issue 4 (data): preprocessors in YAML ==== */
+
 /* ---- datasets ---- */
 
 static const ml_cfg_param hdf5_dataset_params[] = {
@@ -57,6 +430,10 @@ static const ml_cfg_param hdf5_dataset_params[] = {
     {.name = "stop", .type = ML_CFG_T_INT, .doc = "one past the last row to use (default: the end)"},
     {.name = "storage", .type = ML_CFG_T_STRING, .def = "auto",
      .doc = "memory; stream (X stays in the file and a thread reads the next batches while training); or auto: stream when X would take more than half of the memory available"},
+
+    {.name = "one_hot", .type = ML_CFG_T_BOOL, .def = "false",
+     .doc = "targets become float rows of n_classes values, 1 at the label's class (the file's int labels)"},
+    DATASET_PREP_PARAMS
     {0}};
 
 static ml_status hdf5_dataset_construct(ml_cfg_args *a, void **out)
@@ -79,8 +456,19 @@ static ml_status hdf5_dataset_construct(ml_cfg_args *a, void **out)
     if (kind < 0)
         return ml_cfg_args_error(a, "storage", ML_EINVAL, "must be auto, memory or stream, not '%s'", storage);
     opts.storage = (ml_dataset_storage)kind;
+    int one_hot;
+    ML_TRY(ml_cfg_args_bool(a, "one_hot", &one_hot));
     ml_dataset *d = NULL;
     ML_TRY(ml_dataset_load(filename, &opts, &d));
+    ml_status st = ML_OK;
+    if (one_hot && ml_dataset_one_hot(d) != ML_OK)
+        st = ml_cfg_args_error(a, "one_hot", ML_EINVAL, "%s", ml_last_error());
+    if (st == ML_OK)
+        st = apply_dataset_preprocessor(a, d);
+    if (st != ML_OK) {
+        ml_dataset_free(d);
+        return st;
+    }
     *out = d;
     return ML_OK;
 }
@@ -103,10 +491,12 @@ static const ml_cfg_param mnist_params[] = {
     {.name = "shuffle", .type = ML_CFG_T_BOOL, .def = "false",
      .doc = "shuffle the examples (fixed seed 1), before start/stop are applied"},
     {.name = "one_hot", .type = ML_CFG_T_BOOL, .def = "false",
-     .doc = "accepted for Pylearn2's files; the labels stay class indices, which every cost takes"},
+     .doc = "targets become float rows of 10 values, 1 at the digit's class (the Softmax's cost and misclass take them)"},
     {.name = "binarize", .type = ML_CFG_T_BOOL, .def = "false", .doc = "pixels above 0.5 become 1, the others 0"},
     {.name = "path", .type = ML_CFG_T_STRING,
      .doc = "folder of the IDX files (default: ${PYLEARN2_DATA_PATH}/mnist)"},
+
+    DATASET_PREP_PARAMS
     {0}};
 
 /* dir/name, or dir/name.gz when only that exists; NULL (with a message) if neither. */
@@ -225,7 +615,13 @@ static ml_status mnist_construct(ml_cfg_args *a, void **out)
                 x[i * cols + j] -= (float)mean[j];
         ml_free(mean);
     }
-    (void)one_hot;
+    st = one_hot ? ml_dataset_one_hot(d) : ML_OK;
+    if (st == ML_OK)
+        st = apply_dataset_preprocessor(a, d);
+    if (st != ML_OK) {
+        ml_dataset_free(d);
+        return st;
+    }
     *out = d;
     return ML_OK;
 }
@@ -416,6 +812,69 @@ static ml_status vector_space_construct(ml_cfg_args *a, void **out)
     *out = s;
     return ML_OK;
 }
+
+/* ==== issue 4 (data): IndexSpace and CompositeSpace ==== */
+
+static const ml_cfg_param index_space_params[] = {
+    {.name = "dim", .type = ML_CFG_T_INT, .required = 1, .doc = "indices per example"},
+    {.name = "max_labels", .type = ML_CFG_T_INT, .required = 1, .doc = "indices lie in 0..max_labels-1"},
+    {0}};
+
+static ml_status index_space_construct(ml_cfg_args *a, void **out)
+{
+    int dim, max_labels;
+    ML_TRY(ml_cfg_args_int(a, "dim", &dim));
+    if (dim < 1)
+        return ml_cfg_args_error(a, "dim", ML_EINVAL, "must be positive");
+    ML_TRY(ml_cfg_args_int(a, "max_labels", &max_labels));
+    if (max_labels < 1)
+        return ml_cfg_args_error(a, "max_labels", ML_EINVAL, "must be positive");
+    ml_space *s = ml_malloc(sizeof *s);
+    if (!s)
+        return ML_ENOMEM;
+    *s = ml_index_space(dim, max_labels);
+    *out = s;
+    return ML_OK;
+}
+
+static const ml_cfg_param composite_space_params[] = {
+    {.name = "components", .type = ML_CFG_T_LIST, .elem = ML_CFG_T_OBJECT, .category = "space", .required = 1,
+     .doc = "the spaces of the tuple, in order"},
+    {0}};
+
+/* The space and, after it in the same block, the copies of its components
+ * (nested composites point into objects the context keeps). */
+static ml_status composite_space_construct(ml_cfg_args *a, void **out)
+{
+    int n = ml_cfg_args_count(a, "components");
+    if (n < 1 || n > ML_SPACE_MAX_COMPONENTS)
+        return ml_cfg_args_error(a, "components", ML_EINVAL, "must list 1 to %d spaces", ML_SPACE_MAX_COMPONENTS);
+    ml_space *s = ml_calloc((size_t)n + 1, sizeof *s);
+    if (!s)
+        return ML_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        void *c;
+        ml_status st = ml_cfg_args_item_object(a, "components", i, &c);
+        if (st != ML_OK) {
+            ml_free(s);
+            return st;
+        }
+        s[i + 1] = *(const ml_space *)c;
+    }
+    *s = ml_composite_space(n, s + 1);
+    *out = s;
+    return ML_OK;
+}
+
+static const ml_component index_space = {
+    "IndexSpace", ALIASES("pylearn2.space.IndexSpace"), "space", index_space_params, index_space_construct, ml_free,
+    "dim integer indices in 0..max_labels-1 per example (as a vector: their one-hot codes)"};
+static const ml_component composite_space = {
+    "CompositeSpace", ALIASES("pylearn2.space.CompositeSpace"), "space", composite_space_params,
+    composite_space_construct, ml_free,
+    "a tuple of spaces (as a vector: the components' vectors side by side)"};
+
+/* ==== end of issue 4 (data): IndexSpace and CompositeSpace ==== */
 
 static const ml_component conv2d_space = {
     "Conv2DSpace", ALIASES("pylearn2.space.Conv2DSpace"), "space", conv2d_space_params,
@@ -617,7 +1076,13 @@ static ml_status mlp_construct(ml_cfg_args *a, void **out)
     }
     if (st == ML_OK && ml_cfg_args_has(a, "input_space")) {
         void *space;
-        if ((st = ml_cfg_args_object(a, "input_space", NULL, &space)) == ML_OK) {
+        if ((st = ml_cfg_args_object(a, "input_space", NULL, &space)) == ML_OK &&
+            (((ml_space *)space)->kind == ML_SPACE_INDEX || ((ml_space *)space)->kind == ML_SPACE_COMPOSITE)) {
+            char sp[200];
+            st = ml_cfg_args_error(a, "input_space", ML_EINVAL,
+                                   "must be a VectorSpace or Conv2DSpace: the layers take no %s",
+                                   ml_space_describe(space, sp, sizeof sp));
+        } else if (st == ML_OK) {
             o->model->input_space = *(ml_space *)space;
             o->model->has_input_space = 1;
         }
@@ -1609,11 +2074,12 @@ ml_status ml_components_register(void)
     if (registered)
         return ML_OK;
     const ml_component *all[] = {
-        &train, &hdf5_dataset, &mnist, &transformer_dataset, &mlp, &conv2d_space, &vector_space, &linear, &sigmoid, &tanh_layer, &relu,
+        &train, &hdf5_dataset, &mnist, &transformer_dataset, &mlp, &conv2d_space, &vector_space, &index_space, &composite_space, &linear, &sigmoid, &tanh_layer, &relu,
         &softmax, &conv_relu, &sgd, &bgd, &momentum, &adagrad, &rmsprop, &adadelta, &adam, &adamax, &nadam,
         &default_cost, &dropout_cost, &weight_decay, &l1_decay, &sum_of_costs, &epoch_counter, &monitor_based,
         &channel_target, &and_criterion, &or_criterion, &save_best, &momentum_adjustor, &linear_decay,
-        &exponential_decay, &polyak,
+        &exponential_decay, &polyak, &standardize_prep, &gcn_prep, &zca_prep, &pca_prep, &lcn_prep,
+        &remove_mean_prep, &patches_prep, &pipeline_prep, &transform_file_prep,
     };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         ML_TRY(ml_cfg_register(all[i]));

@@ -547,6 +547,26 @@ ml_status ml_dataset_flat(const ml_dataset *ds, ml_dataset **out)
     return ML_OK;
 }
 
+ml_status ml_dataset_one_hot(ml_dataset *ds)
+{
+    if (!ds->y || ds->y->dtype != ML_I32 || ds->n_classes <= 0)
+        return ml_error(ML_EINVAL, "%s: one_hot needs class labels (int /y with a number of classes)",
+                        ds->name ? ds->name : "dataset");
+    int64_t n = ds->y->shape[0], k = ds->n_classes;
+    ml_tensor *t = ml_tensor_new(ML_F32, 2, (int64_t[]){n, k}, ML_CPU);
+    if (!t)
+        return ML_ENOMEM;
+    float *o = ml_tensor_f32(t);
+    memset(o, 0, (size_t)(n * k) * sizeof *o);
+    const int32_t *y = ml_tensor_i32(ds->y);
+    for (int64_t i = 0; i < n; i++)
+        if (y[i] >= 0 && y[i] < k)
+            o[i * k + y[i]] = 1.0f;
+    ml_tensor_free(ds->y);
+    ds->y = t;
+    return ML_OK;
+}
+
 /* ---- reading ----------------------------------------------------------- */
 
 static const char *obj_path(const char *name, char *buf, size_t size)

@@ -2,7 +2,8 @@
  *
  * A dataset is a design matrix X, float32 [N, D] (or images [N, C, H, W]),
  * with optional targets y: int32 [N] class indices in 0..n_classes-1, or
- * float32 [N, K] real targets (n_classes 0).  Examples lie along the first
+ * float32 [N, K] real targets (n_classes 0, or K for the one-hot codes of
+ * ml_dataset_one_hot).  Examples lie along the first
  * axis of both.  It also carries what a file says about it: the shape of one
  * image when rows are images, the class names, and its provenance (the
  * commands that made it, one per line).
@@ -117,6 +118,11 @@ ml_status ml_dataset_take_rows(const ml_dataset *ds, const int32_t *index, int64
                                ml_dataset **out);
 /* The same dataset with X seen as [N, D] (sharing storage); image_shape is kept. */
 ml_status ml_dataset_flat(const ml_dataset *ds, ml_dataset **out);
+
+/* Replaces int labels y [N] by their one-hot codes, float32 [N, n_classes]
+ * (Pylearn2's one_hot); n_classes and the class names are kept.  Needs int
+ * labels and n_classes > 0 (ML_EINVAL otherwise). */
+ml_status ml_dataset_one_hot(ml_dataset *ds);
 
 /* ---- files ------------------------------------------------------------- */
 

@@ -576,6 +576,8 @@ ml_node *ml_nll_logsoftmax(ml_graph *g, ml_node *logits, ml_node *labels)
 
 ml_node *ml_misclass(ml_graph *g, ml_node *scores, ml_node *labels)
 {
+    if (labels && labels->dtype == ML_F32 && labels->ndim == 2)
+        labels = ml_argmax(g, labels); /* one-hot targets: their classes */
     return class_loss(g, ML_OP_MISCLASS, "misclass", scores, labels);
 }
 

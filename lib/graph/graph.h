@@ -111,6 +111,7 @@ ml_node *ml_pool(ml_graph *g, ml_node *x, ml_pool_kind kind, int size_h, int siz
 ml_node *ml_nll_logsoftmax(ml_graph *g, ml_node *logits, ml_node *labels);
 ml_node *ml_bce_logits(ml_graph *g, ml_node *logits, ml_node *targets);
 ml_node *ml_squared_error(ml_graph *g, ml_node *a, ml_node *b);
+/* labels: int32 [B] class indices, or float32 [B, K] one-hot targets (their argmax). */
 ml_node *ml_misclass(ml_graph *g, ml_node *scores, ml_node *labels);
 
 /* An in-place learning-rule step on SHARED param and velocity (no value), with

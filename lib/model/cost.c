@@ -5,8 +5,11 @@
 ml_node *ml_cost_default_of(ml_model *m, ml_graph *g, ml_node *output, ml_node *y)
 {
     if (ml_model_outputs_logits(m)) {
+        if (y->dtype == ML_F32 && y->ndim == 2 && output->ndim == 2 && y->shape[1] == output->shape[1])
+            /* one-hot (or soft) targets: -mean(sum(t * log_softmax(z))) */
+            return ml_neg(g, ml_mean(g, ml_sum(g, ml_mul(g, y, ml_log_softmax(g, output)), 1), ML_ALL_AXES));
         if (y->dtype != ML_I32) {
-            ml_error(ML_EINVAL, "the Softmax's cost needs class labels, the targets are float");
+            ml_error(ML_EINVAL, "the Softmax's cost needs class labels or float targets of one column per class");
             return NULL;
         }
         return ml_nll_logsoftmax(g, output, y);

@@ -35,7 +35,10 @@ struct ml_cost {
 ml_node *ml_cost_build(const ml_cost *c, ml_model *m, ml_graph *g, ml_node *x, ml_node *y,
                        ml_node *output);
 
-/* The model's default cost of an output already computed. */
+/* The model's default cost of an output already computed: for a Softmax, the
+ * negative log-likelihood of int32 labels [batch], or with float32 targets t
+ * [batch, n_classes] (one-hot) the cross-entropy -mean(sum(t * log_softmax(z)));
+ * else the squared error. */
 ml_node *ml_cost_default_of(ml_model *m, ml_graph *g, ml_node *output, ml_node *y);
 
 #endif

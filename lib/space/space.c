@@ -129,11 +129,47 @@ static int same_space(const ml_space *a, const ml_space *b)
     return 0;
 }
 
+/* "FROM cannot be converted to TO: component I: WHY" (the message of the last error). */
+static ml_status component_error(const ml_space *from, const ml_space *to, int i)
+{
+    char a[160], b[160], why[400];
+    snprintf(why, sizeof why, "%s", ml_last_error());
+    return ml_error(ML_ESHAPE, "%s cannot be converted to %s: component %d: %s", ml_space_describe(from, a, sizeof a),
+                    ml_space_describe(to, b, sizeof b), i, why);
+}
+
 ml_status ml_space_check_convert(const ml_space *from, const ml_space *to)
 {
     char a[160], b[160];
     if (same_space(from, to))
         return ML_OK;
+    if (from->kind == ML_SPACE_COMPOSITE && to->kind == ML_SPACE_COMPOSITE) {
+        if (from->n_components != to->n_components)
+            return ml_error(ML_ESHAPE, "%s cannot be converted to %s: %d components, not %d",
+                            ml_space_describe(from, a, sizeof a), ml_space_describe(to, b, sizeof b),
+                            from->n_components, to->n_components);
+        for (int i = 0; i < from->n_components; i++)
+            if (ml_space_check_convert(&from->components[i], &to->components[i]) != ML_OK)
+                return component_error(from, to, i);
+        return ML_OK;
+    }
+    if (from->kind == ML_SPACE_COMPOSITE && to->kind == ML_SPACE_VECTOR) {
+        /* the concatenation of the components as vectors (index components one-hot) */
+        for (int i = 0; i < from->n_components; i++) {
+            ml_space part = ml_vector_space(ml_space_vector_size(&from->components[i]));
+            if (ml_space_check_convert(&from->components[i], &part) != ML_OK)
+                return component_error(from, to, i);
+        }
+        if (ml_space_vector_size(from) != to->dim)
+            return ml_error(ML_ESHAPE, "%s cannot be converted to %s: its components make %lld values as vectors",
+                            ml_space_describe(from, a, sizeof a), ml_space_describe(to, b, sizeof b),
+                            (long long)ml_space_vector_size(from));
+        return ML_OK;
+    }
+    if (from->kind == ML_SPACE_COMPOSITE || to->kind == ML_SPACE_COMPOSITE)
+        return ml_error(ML_ESHAPE, "%s cannot be converted to %s: a CompositeSpace converts only to a "
+                        "CompositeSpace of as many components or to a VectorSpace",
+                        ml_space_describe(from, a, sizeof a), ml_space_describe(to, b, sizeof b));
     if (is_dense(from) && is_dense(to) && ml_space_size(from) == ml_space_size(to))
         return ML_OK;
     if (from->kind == ML_SPACE_INDEX && to->kind == ML_SPACE_VECTOR && ml_space_vector_size(from) == to->dim)
@@ -166,8 +202,72 @@ static int64_t batch_count(const ml_space *s, const ml_tensor *x)
     return x->ndim >= 1 ? x->shape[0] : -1;
 }
 
+ml_status ml_space_convert_tuple(const ml_space *from, const ml_tensor *const *xs, const ml_space *to,
+                                 ml_tensor **outs)
+{
+    if (from->kind != ML_SPACE_COMPOSITE)
+        return ml_space_convert(from, xs[0], to, outs);
+    ML_TRY(ml_space_check_convert(from, to));
+    int n = from->n_components;
+    if (to->kind == ML_SPACE_COMPOSITE) {
+        for (int i = 0; i < n; i++)
+            outs[i] = NULL;
+        for (int i = 0; i < n; i++) {
+            ml_status st = ml_space_convert_tuple(&from->components[i], xs + i, &to->components[i], outs + i);
+            if (st == ML_OK && from->components[i].kind == ML_SPACE_COMPOSITE)
+                st = ml_error(ML_EINVAL, "ml_space_convert_tuple: nested CompositeSpaces convert only to a VectorSpace");
+            if (st != ML_OK) {
+                for (int k = 0; k <= i; k++) {
+                    ml_tensor_free(outs[k]);
+                    outs[k] = NULL;
+                }
+                return st;
+            }
+        }
+        return ML_OK;
+    }
+    /* -> VectorSpace: each component as a vector, side by side */
+    ml_tensor *parts[ML_SPACE_MAX_COMPONENTS] = {0};
+    ml_status st = n > ML_SPACE_MAX_COMPONENTS
+                       ? ml_error(ML_EINVAL, "a CompositeSpace has at most %d components", ML_SPACE_MAX_COMPONENTS)
+                       : ML_OK;
+    int64_t B = -1;
+    for (int i = 0; st == ML_OK && i < n; i++) {
+        const ml_space *c = &from->components[i];
+        ml_space part = ml_vector_space(ml_space_vector_size(c));
+        st = c->kind == ML_SPACE_COMPOSITE ? ml_space_convert_tuple(c, xs + i, &part, &parts[i])
+                                           : ml_space_convert(c, xs[i], &part, &parts[i]);
+        if (st == ML_OK && B >= 0 && parts[i]->shape[0] != B)
+            st = ml_error(ML_ESHAPE, "component %d of the batch has %lld examples, component 0 %lld", i,
+                          (long long)parts[i]->shape[0], (long long)B);
+        if (st == ML_OK)
+            B = parts[i]->shape[0];
+    }
+    ml_tensor *t = NULL;
+    if (st == ML_OK && !(t = ml_tensor_new(ML_F32, 2, (int64_t[]){B < 0 ? 0 : B, to->dim}, ML_CPU)))
+        st = ML_ENOMEM;
+    for (int64_t b = 0; st == ML_OK && b < B; b++) {
+        float *o = ml_tensor_f32(t) + b * to->dim;
+        for (int i = 0; i < n; i++) {
+            int64_t d = parts[i]->shape[1];
+            memcpy(o, ml_tensor_f32(parts[i]) + b * d, (size_t)d * sizeof *o);
+            o += d;
+        }
+    }
+    for (int i = 0; i < n && i < ML_SPACE_MAX_COMPONENTS; i++)
+        ml_tensor_free(parts[i]);
+    if (st != ML_OK) {
+        ml_tensor_free(t);
+        return st;
+    }
+    outs[0] = t;
+    return ML_OK;
+}
+
 ml_status ml_space_convert(const ml_space *from, const ml_tensor *x, const ml_space *to, ml_tensor **out)
 {
+    if (from->kind == ML_SPACE_COMPOSITE)
+        return ml_error(ML_EINVAL, "a batch of a CompositeSpace is a tuple of tensors: use ml_space_convert_tuple");
     ML_TRY(ml_space_check_convert(from, to));
     if (x->device != ML_CPU)
         return ml_error(ML_EDEVICE, "ml_space_convert: the batch is not on the CPU");
@@ -245,8 +345,41 @@ ml_status ml_space_convert(const ml_space *from, const ml_tensor *x, const ml_sp
     return ML_OK;
 }
 
+ml_status ml_space_convert_nodes(ml_graph *g, const ml_space *from, ml_node *const *xs, const ml_space *to,
+                                 ml_node **outs)
+{
+    if (from->kind != ML_SPACE_COMPOSITE)
+        return (outs[0] = ml_space_convert_node(g, from, xs[0], to)) ? ML_OK : ML_EINVAL;
+    ML_TRY(ml_space_check_convert(from, to));
+    int n = from->n_components;
+    if (n > ML_SPACE_MAX_COMPONENTS)
+        return ml_error(ML_EINVAL, "a CompositeSpace has at most %d components", ML_SPACE_MAX_COMPONENTS);
+    if (to->kind == ML_SPACE_COMPOSITE) {
+        for (int i = 0; i < n; i++)
+            if (from->components[i].kind == ML_SPACE_COMPOSITE)
+                return ml_error(ML_EINVAL, "nested CompositeSpaces convert only to a VectorSpace");
+            else if (!(outs[i] = ml_space_convert_node(g, &from->components[i], xs[i], &to->components[i])))
+                return ML_EINVAL;
+        return ML_OK;
+    }
+    ml_node *parts[ML_SPACE_MAX_COMPONENTS];
+    for (int i = 0; i < n; i++) {
+        const ml_space *c = &from->components[i];
+        ml_space part = ml_vector_space(ml_space_vector_size(c));
+        if (c->kind == ML_SPACE_COMPOSITE)
+            return ml_error(ML_EINVAL, "nested CompositeSpaces do not convert in graphs");
+        if (!(parts[i] = ml_space_convert_node(g, c, xs[i], &part)))
+            return ML_EINVAL;
+    }
+    return (outs[0] = n == 1 ? parts[0] : ml_concat(g, n, parts, 1)) ? ML_OK : ML_EINVAL;
+}
+
 ml_node *ml_space_convert_node(ml_graph *g, const ml_space *from, ml_node *x, const ml_space *to)
 {
+    if (from->kind == ML_SPACE_COMPOSITE) {
+        ml_error(ML_EINVAL, "a batch of a CompositeSpace is a tuple of nodes: use ml_space_convert_nodes");
+        return NULL;
+    }
     if (ml_space_check_convert(from, to) != ML_OK)
         return NULL;
     if (!is_dense(from)) {

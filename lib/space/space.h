@@ -71,8 +71,11 @@ const char *ml_axes_name(ml_axes axes);
 void ml_axes_from_bc01(ml_axes axes, int perm[4]);
 
 /* Whether a batch of `from` can be converted to `to`: equal sizes as vectors
- * between vectors and images (any axes), index -> vector (one-hot), and equal
- * spaces.  Otherwise an ML_ESHAPE error saying why. */
+ * between vectors and images (any axes), index -> vector (one-hot), equal
+ * spaces, composite -> composite of as many components (each converting to
+ * its counterpart), and composite -> vector of the sum of the components'
+ * vector sizes (each component as a vector, index components one-hot, side by
+ * side in order).  Otherwise an ML_ESHAPE error saying why. */
 ml_status ml_space_check_convert(const ml_space *from, const ml_space *to);
 
 /* A batch of `from` (a CPU tensor) as a new CPU tensor of `to`. */
@@ -82,5 +85,18 @@ ml_status ml_space_convert(const ml_space *from, const ml_tensor *x, const ml_sp
 /* The same as an expression (NULL with an error when not possible; index ->
  * one-hot is not available in graphs). */
 ml_node *ml_space_convert_node(ml_graph *g, const ml_space *from, ml_node *x, const ml_space *to);
+
+/* A batch of a CompositeSpace is a tuple: xs[i] is the batch of component i
+ * (ml_space_convert and ml_space_convert_node refuse a composite `from`).
+ * Into a CompositeSpace, outs receives one new tensor per component (nested
+ * composites there are not supported); into a VectorSpace, outs[0] receives
+ * the [B, to.dim] concatenation.  For another `from`, xs[0] converts as by
+ * ml_space_convert.  On failure no tensor is left in outs. */
+ml_status ml_space_convert_tuple(const ml_space *from, const ml_tensor *const *xs, const ml_space *to,
+                                 ml_tensor **outs);
+/* The same in a graph (ml_concat of the components' vector forms; index
+ * components cannot be one-hot there, nested composites are refused). */
+ml_status ml_space_convert_nodes(ml_graph *g, const ml_space *from, ml_node *const *xs, const ml_space *to,
+                                 ml_node **outs);
 
 #endif

@@ -111,7 +111,7 @@ static ml_status build(ml_bgd_run *r, ml_device device)
     const ml_dataset *d = r->data;
     int classification = ml_model_n_classes(m) > 0;
     ml_node *x = ml_input(g, "X", ML_F32, 2, (int64_t[]){ML_BATCH, ml_dataset_n_features(d)});
-    ml_node *y = classification ? ml_input(g, "y", ML_I32, 1, (int64_t[]){ML_BATCH})
+    ml_node *y = classification && d->y->dtype == ML_I32 ? ml_input(g, "y", ML_I32, 1, (int64_t[]){ML_BATCH})
                                 : ml_input(g, "y", ML_F32, 2, (int64_t[]){ML_BATCH, d->y->shape[1]});
     ml_node *output = ml_model_fprop(m, g, x, NULL);
     if (!output)

@@ -265,7 +265,7 @@ static ml_status build_functions(run_state *s)
     const ml_dataset *d = s->t->dataset;
     int64_t d_in = ml_dataset_n_features(d);
     ml_node *x = ml_input(g, "X", ML_F32, 2, (int64_t[]){ML_BATCH, d_in});
-    ml_node *y = s->classification ? ml_input(g, "y", ML_I32, 1, (int64_t[]){ML_BATCH})
+    ml_node *y = s->classification && d->y->dtype == ML_I32 ? ml_input(g, "y", ML_I32, 1, (int64_t[]){ML_BATCH})
                                    : ml_input(g, "y", ML_F32, 2, (int64_t[]){ML_BATCH, d->y->shape[1]});
     ml_node *output = ml_model_fprop(m, g, x, NULL);
     if (!output)
@@ -557,7 +557,18 @@ static ml_status check_data(const ml_train *t, const ml_dataset *d, const char *
     if (!d->y)
         return ml_error(ML_EINVAL, "%s: the %s dataset has no targets y", d->name, role);
     int64_t classes = ml_model_n_classes(t->model);
-    if (classes > 0) {
+    const ml_tensor *ty = t->dataset->y;
+    if (classes > 0 && d != t->dataset && ty && ty->dtype != d->y->dtype)
+        return ml_error(ML_EINVAL, "%s: the %s targets are %s, the training targets %s: give one_hot to every "
+                        "dataset or to none", d->name, role, d->y->dtype == ML_F32 ? "one-hot" : "class labels",
+                        ty->dtype == ML_F32 ? "one-hot" : "class labels");
+    if (classes > 0 && d->y->dtype == ML_F32) {
+        /* one-hot targets (MNIST's one_hot): one column per class of the Softmax */
+        if (d->y->ndim != 2 || d->y->shape[1] != classes)
+            return ml_error(ML_ESHAPE, "%s: the model is a classifier of %lld classes, the %s targets are neither "
+                            "class labels nor float rows of %lld values (one-hot)", d->name, (long long)classes,
+                            role, (long long)classes);
+    } else if (classes > 0) {
         if (d->y->dtype != ML_I32)
             return ml_error(ML_EINVAL, "%s: the model is a classifier, the %s targets are not class labels",
                             d->name, role);

@@ -603,6 +603,26 @@ static void test_standardize(void)
     ml_dataset_free(ds);
 }
 
+/* one_hot: int labels -> float rows with a 1 at the class; n_classes kept. */
+static void test_one_hot(void)
+{
+    ml_dataset *ds = ml_dataset_new("oh.h5");
+    ds->X = ml_tensor_new(ML_F32, 2, (int64_t[]){3, 2}, ML_CPU);
+    ds->y = ml_tensor_new(ML_I32, 1, (int64_t[]){3}, ML_CPU);
+    memset(ml_tensor_data(ds->X), 0, 6 * sizeof(float));
+    memcpy(ml_tensor_data(ds->y), (int32_t[]){2, 0, 3}, sizeof(int32_t[3]));
+    ds->n_classes = 4;
+    CHECK_OK(ml_dataset_one_hot(ds), "one_hot");
+    static const float want[12] = {0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1};
+    CHECK(ds->y->dtype == ML_F32 && ds->y->ndim == 2 && ds->y->shape[0] == 3 && ds->y->shape[1] == 4 &&
+              memcmp(ml_tensor_data(ds->y), want, sizeof want) == 0 && ds->n_classes == 4,
+          "y is float32 [3, 4], one-hot, n_classes kept");
+    CHECK_OK(ml_dataset_check_labels(ds), "a one-hot dataset passes the label checks");
+    CHECK(ml_dataset_one_hot(ds) == ML_EINVAL && strstr(ml_last_error(), "oh.h5: one_hot needs class labels"),
+          "float targets cannot be made one-hot: %s", ml_last_error());
+    ml_dataset_free(ds);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/test_data.XXXXXX");
@@ -616,6 +636,7 @@ int main(void)
     test_nonfinite();
     test_split_shuffle();
     test_standardize();
+    test_one_hot();
     CHECK(ml_alloc_stats_get().bytes_live == live, "no memory left allocated (%lld bytes)",
           (long long)(ml_alloc_stats_get().bytes_live - live));
     char cmd[128];

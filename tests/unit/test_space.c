@@ -21,6 +21,119 @@ static int equal(const ml_tensor *a, const ml_tensor *b)
     return memcmp(ml_tensor_data(a), ml_tensor_data(b), (size_t)ml_tensor_numel(a) * 4) == 0;
 }
 
+static ml_tensor *f32(int ndim, const int64_t *shape, const float *v)
+{
+    ml_tensor *t = ml_tensor_new(ML_F32, ndim, shape, ML_CPU);
+    memcpy(ml_tensor_data(t), v, (size_t)ml_tensor_numel(t) * sizeof *v);
+    return t;
+}
+
+static int values_are(const ml_tensor *t, int64_t rows, int64_t cols, const float *want)
+{
+    return t && t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols &&
+           memcmp(ml_tensor_data(t), want, (size_t)(rows * cols) * sizeof *want) == 0;
+}
+
+/* CompositeSpace conversions against values worked out by hand. */
+static void composite_tests(void)
+{
+    char buf[256];
+    /* (VectorSpace(2), IndexSpace(dim=1, max_labels=3), Conv2DSpace 1x1x2 b,0,1,c) */
+    ml_space parts[3] = {ml_vector_space(2), ml_index_space(1, 3), ml_conv2d_space_axes(2, 1, 1, ML_AXES_B01C)};
+    ml_space comp = ml_composite_space(3, parts), flat = ml_vector_space(2 + 3 + 2);
+    CHECK_OK(ml_space_check_convert(&comp, &flat), "composite -> VectorSpace(7) (2 + one-hot 3 + 2)");
+    ml_space v6 = ml_vector_space(6);
+    CHECK(ml_space_check_convert(&comp, &v6) == ML_ESHAPE && strstr(ml_last_error(), "make 7 values"),
+          "composite -> VectorSpace(6) says the components make 7: %s", ml_last_error());
+    ml_space img = ml_conv2d_space(7, 1, 1);
+    CHECK(ml_space_check_convert(&comp, &img) == ML_ESHAPE && strstr(ml_last_error(), "converts only to"),
+          "composite -> Conv2DSpace is refused with the reason: %s", ml_last_error());
+    CHECK(ml_space_check_convert(&flat, &comp) == ML_ESHAPE, "VectorSpace -> composite is refused");
+    ml_space other[3] = {ml_conv2d_space(2, 1, 1), ml_vector_space(4), ml_vector_space(2)};
+    ml_space comp2 = ml_composite_space(3, other);
+    CHECK(ml_space_check_convert(&comp, &comp2) == ML_ESHAPE && strstr(ml_last_error(), "component 1: IndexSpace"),
+          "IndexSpace(dim=1, max_labels=3) -> VectorSpace(4) inside a composite is refused, naming the component: %s",
+          ml_last_error());
+    ml_space other2[3] = {ml_conv2d_space(2, 1, 1), ml_index_space(1, 3), ml_vector_space(2)};
+    ml_space comp3 = ml_composite_space(3, other2);
+    CHECK_OK(ml_space_check_convert(&comp, &comp3), "composite -> composite component by component");
+    ml_space two[2] = {ml_vector_space(2), ml_index_space(1, 3)};
+    ml_space comp_two = ml_composite_space(2, two);
+    CHECK(ml_space_check_convert(&comp, &comp_two) == ML_ESHAPE && strstr(ml_last_error(), "3 components, not 2"),
+          "a composite of another number of components is refused: %s", ml_last_error());
+    CHECK(strcmp(ml_space_describe(&comp3, buf, sizeof buf),
+                 "CompositeSpace(Conv2DSpace(shape=[1, 1], num_channels=2), IndexSpace(dim=1, max_labels=3), "
+                 "VectorSpace(2))") == 0, "describes %s", buf);
+
+    /* A batch of two examples. */
+    ml_tensor *a = f32(2, (int64_t[]){2, 2}, (float[]){1, 2, 3, 4});
+    ml_tensor *idx = ml_tensor_new(ML_I32, 1, (int64_t[]){2}, ML_CPU);
+    ml_tensor_i32(idx)[0] = 2;
+    ml_tensor_i32(idx)[1] = 0;
+    ml_tensor *im = f32(4, (int64_t[]){2, 1, 1, 2}, (float[]){5, 6, 7, 8}); /* b,0,1,c: channels last */
+    const ml_tensor *xs[3] = {a, idx, im};
+    ml_tensor *out[3] = {0};
+    CHECK_OK(ml_space_convert_tuple(&comp, xs, &flat, out), "composite batch -> vector");
+    CHECK(values_are(out[0], 2, 7, (float[]){1, 2, 0, 0, 1, 5, 6, 3, 4, 1, 0, 0, 7, 8}),
+          "rows are [a, one-hot(index), image in c,0,1 order]");
+    ml_tensor_free(out[0]);
+    out[0] = NULL;
+    CHECK(ml_space_convert(&comp, a, &flat, &out[0]) == ML_EINVAL, "ml_space_convert refuses a composite batch");
+
+    CHECK_OK(ml_space_convert_tuple(&comp, xs, &comp3, out), "composite batch -> composite");
+    CHECK(out[0] && out[0]->ndim == 4 && out[0]->shape[1] == 2 &&
+              memcmp(ml_tensor_data(out[0]), (float[]){1, 2, 3, 4}, 4 * sizeof(float)) == 0,
+          "component 0: vector -> b,c,0,1 image");
+    CHECK(out[1] && out[1]->dtype == ML_I32 && ml_tensor_i32(out[1])[0] == 2 && ml_tensor_i32(out[1])[1] == 0,
+          "component 1: the indices are kept");
+    CHECK(values_are(out[2], 2, 2, (float[]){5, 6, 7, 8}), "component 2: b,0,1,c 1x1 image -> vector");
+    for (int i = 0; i < 3; i++)
+        ml_tensor_free(out[i]);
+
+    /* Nested: (VectorSpace(2), (IndexSpace(dim=2, max_labels=2))) -> VectorSpace(6). */
+    ml_space inner_parts[1] = {ml_index_space(2, 2)};
+    ml_space nested_parts[2] = {ml_vector_space(2), ml_composite_space(1, inner_parts)};
+    ml_space nested = ml_composite_space(2, nested_parts);
+    ml_space v6b = ml_vector_space(6);
+    ml_tensor *idx2 = ml_tensor_new(ML_I32, 2, (int64_t[]){2, 2}, ML_CPU);
+    memcpy(ml_tensor_data(idx2), (int32_t[]){1, 0, 0, 1}, sizeof(int32_t[4]));
+    const ml_tensor *nxs[2] = {a, idx2};
+    ml_tensor *nout = NULL;
+    CHECK_OK(ml_space_convert_tuple(&nested, nxs, &v6b, &nout), "nested composite -> vector");
+    CHECK(values_are(nout, 2, 6, (float[]){1, 2, 0, 1, 1, 0, 3, 4, 1, 0, 0, 1}),
+          "nested index components are one-hot in place");
+    ml_tensor_free(nout);
+
+    /* In a graph: (VectorSpace(2), Conv2DSpace b,0,1,c) -> VectorSpace(4) is a concatenation. */
+    ml_space dense_parts[2] = {ml_vector_space(2), ml_conv2d_space_axes(2, 1, 1, ML_AXES_B01C)};
+    ml_space dense = ml_composite_space(2, dense_parts), v4 = ml_vector_space(4);
+    ml_graph *g = ml_graph_new();
+    ml_node *in[2] = {ml_input(g, "a", ML_F32, 2, (int64_t[]){ML_BATCH, 2}),
+                      ml_input(g, "im", ML_F32, 4, (int64_t[]){ML_BATCH, 1, 1, 2})};
+    ml_node *y = NULL;
+    CHECK_OK(ml_space_convert_nodes(g, &dense, in, &v4, &y), "graph composite -> vector");
+    ml_node *with_index[2] = {in[0], ml_input(g, "i", ML_I32, 1, (int64_t[]){ML_BATCH})};
+    ml_node *bad = NULL;
+    CHECK(ml_space_convert_nodes(g, &comp_two, with_index, &(ml_space){ML_SPACE_VECTOR, .dim = 5}, &bad) != ML_OK,
+          "index components cannot be one-hot in graphs");
+    CHECK(ml_space_convert_node(g, &dense, in[0], &v4) == NULL, "ml_space_convert_node refuses a composite");
+    ml_fn *fn = NULL;
+    ml_fn_spec spec = {.n_inputs = 2, .inputs = in, .n_outputs = 1, .outputs = &y, .max_batch = 2, .device = ML_CPU};
+    if (y)
+        CHECK_OK(ml_fn_compile(g, &spec, &fn), "the conversion compiles");
+    if (fn) {
+        CHECK_OK(ml_fn_call(fn, (ml_tensor *[]){a, im}), "and runs");
+        CHECK(values_are(ml_fn_output(fn, 0), 2, 4, (float[]){1, 2, 5, 6, 3, 4, 7, 8}),
+              "graph rows are [a, image as a vector]");
+    }
+    ml_fn_free(fn);
+    ml_graph_free(g);
+    ml_tensor_free(a);
+    ml_tensor_free(idx);
+    ml_tensor_free(idx2);
+    ml_tensor_free(im);
+}
+
 int main(void)
 {
     char buf[256];
@@ -149,5 +262,6 @@ int main(void)
     ml_tensor_free(t2);
     ml_tensor_free(t3);
     ml_tensor_free(rows);
+    composite_tests();
     return harness_done();
 }
