@@ -48,6 +48,7 @@ static const char *const op_names[ML_OP_COUNT] = {
     [ML_OP_MOMENTUM_MATMUL_STEP] = "momentum_matmul_step",
     [ML_OP_MAX_NORM] = "max_norm",
     [ML_OP_GATHER_ROWS] = "gather_rows",
+    [ML_OP_NONFINITE_WATCH] = "nonfinite_watch",
 };
 
 static const char *const unary_names[ML_UNARY_COUNT] = {

@@ -146,6 +146,12 @@ typedef enum {
      * of as many elements as x's: out[i] = x[index[i]].  The rows of a shuffled batch,
      * gathered on the device that holds the data (data only: no gradient). */
     ML_OP_GATHER_ROWS,
+    /* An in-place watch (no value): in: v (its first element is watched), flag
+     * (SHARED float32 [2]), a SCALAR batch number.  When flag[0] is 0 and v is
+     * not finite: flag[0] = the batch number, flag[1] = 1 for NaN, 2 for an
+     * infinity.  A training step on a GPU records a diverging objective so that
+     * nothing is read back per batch. */
+    ML_OP_NONFINITE_WATCH,
 
     ML_OP_COUNT
 } ml_op;

@@ -63,7 +63,8 @@ static size_t node_bytes(const ml_fn *fn, int id)
 
 static int is_effect_op(const ml_node *n)
 {
-    return n->op == ML_OP_MOMENTUM_STEP || n->op == ML_OP_MOMENTUM_MATMUL_STEP || n->op == ML_OP_MAX_NORM;
+    return n->op == ML_OP_MOMENTUM_STEP || n->op == ML_OP_MOMENTUM_MATMUL_STEP || n->op == ML_OP_MAX_NORM ||
+           n->op == ML_OP_NONFINITE_WATCH;
 }
 
 static int is_leaf(const ml_node *n)

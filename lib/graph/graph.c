@@ -651,6 +651,19 @@ ml_node *ml_max_norm(ml_graph *g, ml_node *param, float max_norm, int per_slice)
     return n;
 }
 
+ml_node *ml_nonfinite_watch(ml_graph *g, ml_node *value, ml_node *flag, ml_node *batch)
+{
+    if (!value || !flag || !batch)
+        return NULL;
+    if (flag->op != ML_OP_SHARED || flag->dtype != ML_F32 || ml_shape_numel(flag->ndim, flag->shape) != 2 ||
+        batch->op != ML_OP_SCALAR || value->dtype != ML_F32) {
+        ml_error(ML_EINVAL, "nonfinite watch: needs a float value, a shared float32 flag of 2 and a scalar");
+        return NULL;
+    }
+    ml_node *in[3] = {value, flag, batch};
+    return graph_add_node(g, ML_OP_NONFINITE_WATCH, ML_F32, 0, NULL, 3, in);
+}
+
 int graph_batch_axis(const ml_node *n)
 {
     return batch_axis(n);

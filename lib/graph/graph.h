@@ -123,6 +123,12 @@ ml_node *ml_momentum_step(ml_graph *g, ml_node *param, ml_node *velocity, ml_nod
  * of at most max_norm. */
 ml_node *ml_max_norm(ml_graph *g, ml_node *param, float max_norm, int per_slice);
 
+/* An in-place watch on a SHARED float32 [2] flag (no value): the first call
+ * whose value (a scalar) is NaN or infinite sets flag to {batch, 1 NaN / 2 Inf},
+ * batch being a SCALAR node's value; later calls leave it.  Zero the flag to
+ * watch anew. */
+ml_node *ml_nonfinite_watch(ml_graph *g, ml_node *value, ml_node *flag, ml_node *batch);
+
 /* Reverse-mode differentiation: grads[i] = d cost / d wrt[i], cost a scalar.
  * A variable the cost does not depend on gets a zero gradient. */
 ml_status ml_grad(ml_graph *g, ml_node *cost, int n, ml_node *const *wrt, ml_node **grads);

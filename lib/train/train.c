@@ -238,6 +238,8 @@ typedef struct {
     ml_fn *train_fn, *monitor_fn;
     ml_bgd_run *bgd; /* BGD's functions and buffers (bgd.c); NULL with SGD */
     int in_epoch;    /* an epoch is under way (saved by a signal between its batches) */
+    ml_tensor *nonfinite; /* off the CPU: the watch's flag (batch, 1 NaN / 2 Inf) */
+    float batch_number;   /* of the batch being trained, for the watch */
     ml_fn *constrain_fn;  /* max-norm constraints after a step made of updates */
     ml_fn *average_fn;    /* PolyakAveraging's running mean, after the constraints */
     ml_rule *rule;
@@ -275,10 +277,10 @@ static ml_status build_functions(run_state *s)
     if (!cost)
         return ML_EINVAL;
     int n_params = ml_model_n_params(m);
-    ml_node **params = ml_calloc((size_t)n_params * 5 + 1, sizeof *params);
+    ml_node **params = ml_calloc((size_t)n_params * 5 + 2, sizeof *params);
     if (!params)
         return ML_ENOMEM;
-    ml_node **grads = params + n_params, **effects = params + 2 * n_params, **constraints = params + 4 * n_params;
+    ml_node **grads = params + n_params, **effects = params + 2 * n_params, **constraints = params + 4 * n_params + 1;
     int n_effects = 0;
     for (int i = 0; i < n_params; i++)
         params[i] = ml_model_param(m, i).node;
@@ -310,6 +312,20 @@ static ml_status build_functions(run_state *s)
             effects[n_effects++] = c;
         else
             constraints[n_constraints++] = c;
+    }
+    /* Off the CPU the objective stays on the device: a watch records the first
+     * batch whose objective is not finite, read once an epoch. */
+    if (st == ML_OK && s->opts->device != ML_CPU) {
+        if (!(s->nonfinite = ml_tensor_new(ML_F32, 1, (int64_t[]){2}, s->opts->device)) ||
+            ml_tensor_zero(s->nonfinite) != ML_OK)
+            st = ML_ENOMEM;
+        ml_node *watch = st == ML_OK ? ml_nonfinite_watch(g, cost, ml_shared(g, "nonfinite", s->nonfinite),
+                                                          ml_scalar(g, "batch_number", &s->batch_number))
+                                     : NULL;
+        if (st == ML_OK && !watch)
+            st = ML_EINVAL;
+        if (st == ML_OK)
+            effects[n_effects++] = watch;
     }
     ml_node *inputs[2] = {x, y};
     ml_node *monitored[3] = {cost, NULL, NULL};
@@ -525,11 +541,19 @@ static ml_status after_batch(run_state *s)
     return ML_OK;
 }
 
+static ml_status diverged(const run_state *s, int64_t batch, int nan)
+{
+    return ml_error(ML_ENUMERIC, "epoch %lld, batch %lld: the objective is %s", (long long)s->epoch + 1,
+                    (long long)batch, nan ? "NaN" : "infinite");
+}
+
 /* One epoch of batches, as the feed delivers them (data/feed.h). */
 static ml_status train_epoch(run_state *s)
 {
     ML_TRY(ml_feed_begin_epoch(s->feed));
-    for (int64_t k = 1;; k++) {
+    ml_feed_position at; /* a resumed epoch starts after the batches it had trained */
+    ml_feed_position_get(s->feed, &at);
+    for (int64_t k = at.batch + 1;; k++) {
         ml_tensor *in[2];
         int more;
         ML_TRY(ml_feed_next(s->feed, &in[0], &in[1], &more));
@@ -537,19 +561,28 @@ static ml_status train_epoch(run_state *s)
             break;
         int64_t count = in[0]->shape[0];
         ml_rule_begin_step(s->rule);
+        s->batch_number = (float)k;
         ML_TRY(ml_fn_call(s->train_fn, in));
         ML_TRY(after_batch(s));
-        float cost;
-        ML_TRY(ml_tensor_read_f32(ml_fn_output(s->train_fn, 0), 0, &cost));
         s->batches++;
         s->examples += count;
-        if (!isfinite(cost))
-            return ml_error(ML_ENUMERIC, "epoch %lld, batch %lld: the objective is %s", (long long)s->epoch + 1,
-                            (long long)k, isnan(cost) ? "NaN" : "infinite");
+        if (!s->nonfinite) { /* on the CPU the objective is at hand: stop at once */
+            float cost;
+            ML_TRY(ml_tensor_read_f32(ml_fn_output(s->train_fn, 0), 0, &cost));
+            if (!isfinite(cost))
+                return diverged(s, k, isnan(cost));
+        }
         if (s->opts->stop && *s->opts->stop)
-            return ML_EINTR;
+            break;
     }
-    return ML_OK;
+    if (s->nonfinite) {
+        float batch, kind;
+        ML_TRY(ml_tensor_read_f32(s->nonfinite, 0, &batch));
+        ML_TRY(ml_tensor_read_f32(s->nonfinite, 1, &kind));
+        if (batch != 0)
+            return diverged(s, (int64_t)batch, kind == 1);
+    }
+    return s->opts->stop && *s->opts->stop ? ML_EINTR : ML_OK;
 }
 
 static ml_status check_data(const ml_train *t, const ml_dataset *d, const char *role)
@@ -978,6 +1011,7 @@ done:
     ml_feed_free(s.feed);
     ml_fn_free(s.constrain_fn);
     ml_fn_free(s.average_fn);
+    ml_tensor_free(s.nonfinite);
     ml_rule_free(s.rule);
     for (int i = 0; s.avg.params && i < ml_model_n_params(t->model); i++)
         ml_tensor_free(s.avg.params[i]);

@@ -1302,6 +1302,50 @@ static void test_momentum(void)
         }
 }
 
+static void test_gather_and_watch(void)
+{
+    ml_tensor *X = tuniform(2, SHAPE(50, 7), -1, 1), *I = tnew(ML_I32, 1, SHAPE(4)), *O = tnew(ML_F32, 2, SHAPE(4, 7));
+    const int32_t idx[4] = {49, 0, 49, 17};
+    memcpy(ml_tensor_i32(I), idx, sizeof idx);
+    ml_kernel_args a = kargs(ML_OP_GATHER_ROWS, O);
+    add_in(&a, X);
+    add_in(&a, I);
+    int ok = run(&a) == ML_OK;
+    for (int r = 0; r < 4; r++)
+        ok &= memcmp(ml_tensor_f32(O) + r * 7, ml_tensor_f32(X) + idx[r] * 7, 7 * sizeof(float)) == 0;
+    CHECK(ok, "gather_rows copies the indexed rows, repeats included");
+    ml_tensor_i32(I)[2] = 50;
+    CHECK(run(&a) == ML_EINVAL && strstr(ml_last_error(), "index 50 at 2 is outside 0..49"),
+          "gather_rows refuses an index outside the rows: %s", ml_last_error());
+    ml_tensor *Bad = tnew(ML_F32, 2, SHAPE(4, 6));
+    a = kargs(ML_OP_GATHER_ROWS, Bad);
+    add_in(&a, X);
+    add_in(&a, I);
+    CHECK(run(&a) == ML_ESHAPE, "gather_rows into rows of another size: %s", ml_last_error());
+
+    ml_tensor *flag = tnew(ML_F32, 1, SHAPE(2)), *v = tnew(ML_F32, 0, SHAPE(1));
+    ml_tensor_fill(flag, 0);
+    const float values[4] = {0.5f, NAN, INFINITY, 1};
+    ok = 1;
+    for (int b = 0; b < 4; b++) {
+        ml_tensor_f32(v)[0] = values[b];
+        a = kargs(ML_OP_NONFINITE_WATCH, NULL);
+        add_in(&a, v);
+        add_in(&a, flag);
+        add_in(&a, v);
+        a.scalar[0] = (float)(b + 1);
+        ok &= run(&a) == ML_OK;
+    }
+    CHECK(ok && ml_tensor_f32(flag)[0] == 2 && ml_tensor_f32(flag)[1] == 1,
+          "nonfinite_watch keeps the first non-finite batch (2) and its kind (NaN)");
+    ml_tensor_free(X);
+    ml_tensor_free(I);
+    ml_tensor_free(O);
+    ml_tensor_free(Bad);
+    ml_tensor_free(flag);
+    ml_tensor_free(v);
+}
+
 static void test_const(void)
 {
     ml_tensor *O = tnew(ML_F32, 2, SHAPE(3, 7));
@@ -1337,6 +1381,7 @@ int main(void)
     test_nll();
     test_bce_se();
     test_momentum();
+    test_gather_and_watch();
     test_const();
     return harness_done();
 }

@@ -600,6 +600,70 @@ static void test_clip(void)
     }
 }
 
+/* The rows of a shuffled batch: float images and int labels, a row repeated. */
+static void test_gather_rows(void)
+{
+    char what[160];
+    const int64_t N = 1000, B = 100;
+    for (int c = 0; c < 2; c++) {
+        ml_tensor *index = tnew(ML_I32, S(B));
+        for (int64_t i = 0; i < B; i++)
+            ml_tensor_i32(index)[i] = (int32_t)ml_rng_below(&rng, (uint32_t)N);
+        ml_tensor_i32(index)[1] = ml_tensor_i32(index)[0];
+        pair p;
+        pair_init(&p, ML_OP_GATHER_ROWS);
+        if (c == 0) {
+            pair_in(&p, tuniform(S(N, 1, 28, 28), 0, 1));
+            pair_in(&p, index);
+            pair_out(&p, ML_F32, S(B, 784));
+            snprintf(what, sizeof what, "gather_rows of [%lld, 1, 28, 28] into [%lld, 784]", (long long)N,
+                     (long long)B);
+        } else {
+            pair_in(&p, tlabels(N, 10));
+            pair_in(&p, index);
+            pair_out(&p, ML_I32, S(B));
+            snprintf(what, sizeof what, "gather_rows of int32 [%lld]", (long long)N);
+        }
+        if (pair_run(&p, what))
+            pair_check_out(&p, what, 0, 0);
+        pair_free(&p);
+    }
+}
+
+/* The watch of a diverging objective: the first non-finite value's batch and kind. */
+static void test_nonfinite_watch(void)
+{
+    const float values[4] = {1.5f, INFINITY, NAN, 2.0f};
+    int ok = 1;
+    for (int round = 0; round < 2; round++) {
+        ml_tensor *flag_c = tnew(ML_F32, S(2)), *flag_g = NULL;
+        ml_tensor_fill(flag_c, 0);
+        flag_g = ml_tensor_to(flag_c, ML_CUDA);
+        for (int b = 0; b < 4; b++) {
+            float v = values[round ? 3 - b : b];
+            ml_tensor *vc = tscalar(v), *vg = ml_tensor_to(vc, ML_CUDA);
+            ml_kernel_args a = {.op = ML_OP_NONFINITE_WATCH, .n_in = 3};
+            a.in[0] = *vc;
+            a.in[1] = *flag_c;
+            a.scalar[0] = (float)(b + 1);
+            ok &= cpu->kernel[ML_OP_NONFINITE_WATCH](&a) == ML_OK;
+            a.in[0] = *vg;
+            a.in[1] = *flag_g;
+            ok &= gpu->kernel[ML_OP_NONFINITE_WATCH](&a) == ML_OK;
+            ml_tensor_free(vc);
+            ml_tensor_free(vg);
+        }
+        ml_tensor *back = download(flag_g);
+        const float *c = ml_tensor_f32(flag_c), *g = ml_tensor_f32(back);
+        float want_batch = round ? 2.0f : 2.0f, want_kind = round ? 1.0f : 2.0f;
+        ok &= c[0] == want_batch && c[1] == want_kind && g[0] == c[0] && g[1] == c[1];
+        ml_tensor_free(back);
+        ml_tensor_free(flag_c);
+        ml_tensor_free(flag_g);
+    }
+    CHECK(ok, "nonfinite_watch: the first non-finite batch and its kind, alike on both devices");
+}
+
 static void test_dropout(void)
 {
     const int64_t sizes[] = {1, 3, 4, 5, 1000, 33153, 1000003};
@@ -1481,6 +1545,8 @@ int main(void)
     test_affine_scalar();
     test_unary();
     test_clip();
+    test_gather_rows();
+    test_nonfinite_watch();
     test_dropout();
     test_momentum();
     test_max_norm();

@@ -162,6 +162,7 @@ static const ml_backend cpu_backend = {
             [ML_OP_MOMENTUM_MATMUL_STEP] = ml_cpu_momentum_matmul_step,
             [ML_OP_MAX_NORM] = ml_cpu_max_norm,
             [ML_OP_GATHER_ROWS] = ml_cpu_gather_rows,
+            [ML_OP_NONFINITE_WATCH] = ml_cpu_nonfinite_watch,
         },
     .workspace_bytes = cpu_workspace_bytes,
     .sync = cpu_sync,

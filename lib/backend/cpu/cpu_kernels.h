@@ -57,6 +57,7 @@ ml_status ml_cpu_misclass(const ml_kernel_args *a);
 ml_status ml_cpu_momentum_step(const ml_kernel_args *a);
 ml_status ml_cpu_momentum_matmul_step(const ml_kernel_args *a);
 ml_status ml_cpu_max_norm(const ml_kernel_args *a);
+ml_status ml_cpu_nonfinite_watch(const ml_kernel_args *a);
 
 /* ---- helpers (cpu_reduce.c) ---- */
 

@@ -34,6 +34,18 @@ ml_status ml_cpu_momentum_step(const ml_kernel_args *a)
     return ML_OK;
 }
 
+ml_status ml_cpu_nonfinite_watch(const ml_kernel_args *a)
+{
+    if (a->n_in != 3 || ml_tensor_numel(&a->in[0]) < 1 || ml_tensor_numel(&a->in[1]) != 2)
+        return ml_cpu_shape_error(a, "a value and a flag of 2 elements");
+    float v = ml_tensor_f32(&a->in[0])[0], *flag = ml_tensor_f32(&a->in[1]);
+    if (flag[0] == 0.0f && !isfinite(v)) {
+        flag[0] = a->scalar[0];
+        flag[1] = isnan(v) ? 1.0f : 2.0f;
+    }
+    return ML_OK;
+}
+
 ml_status ml_cpu_max_norm(const ml_kernel_args *a)
 {
     const ml_tensor *t = &a->in[0];

@@ -293,6 +293,7 @@ static void table_fill(ml_backend *b)
     k[ML_OP_MOMENTUM_STEP] = ml_cuda_momentum_step;
     k[ML_OP_MAX_NORM] = ml_cuda_max_norm;
     k[ML_OP_GATHER_ROWS] = ml_cuda_gather_rows;
+    k[ML_OP_NONFINITE_WATCH] = ml_cuda_nonfinite_watch;
     b->workspace_bytes = cuda_workspace_bytes;
     b->sync = cuda_sync;
     b->set_threads = cuda_set_threads;

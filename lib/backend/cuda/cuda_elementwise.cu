@@ -523,3 +523,21 @@ ml_status ml_cuda_max_norm(const ml_kernel_args *a)
     ML_CUDA_LAUNCHED();
     return ML_OK;
 }
+
+__global__ void k_nonfinite_watch(const float *v, float *flag, float batch)
+{
+    if (flag[0] == 0.0f && !isfinite(v[0])) {
+        flag[0] = batch;
+        flag[1] = isnan(v[0]) ? 1.0f : 2.0f;
+    }
+}
+
+ml_status ml_cuda_nonfinite_watch(const ml_kernel_args *a)
+{
+    if (a->n_in != 3 || ml_tensor_numel(&a->in[0]) < 1 || ml_tensor_numel(&a->in[1]) != 2)
+        return ml_cuda_shape_error(a, "a value and a flag of 2 elements");
+    k_nonfinite_watch<<<1, 1, 0, ml_cuda_stream()>>>((const float *)ml_tensor_data(&a->in[0]),
+                                                     (float *)ml_tensor_data(&a->in[1]), a->scalar[0]);
+    ML_CUDA_LAUNCHED();
+    return ML_OK;
+}

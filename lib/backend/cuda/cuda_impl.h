@@ -364,6 +364,7 @@ ml_status ml_cuda_concat(const ml_kernel_args *a);
 ml_status ml_cuda_slice(const ml_kernel_args *a);
 ml_status ml_cuda_copy(const ml_kernel_args *a);
 ml_status ml_cuda_gather_rows(const ml_kernel_args *a);
+ml_status ml_cuda_nonfinite_watch(const ml_kernel_args *a);
 
 /* cuda_loss.cu */
 ml_status ml_cuda_nll_logsoftmax(const ml_kernel_args *a);
