@@ -104,6 +104,12 @@ int cli_parse_device(const char *text, ml_device *device)
     return 0;
 }
 
+int cli_device_chosen(const char *option_value)
+{
+    const char *env = getenv("ML_DEVICE");
+    return option_value || (env && *env);
+}
+
 int cli_choose_device(const char *option_value, ml_device *device)
 {
     *device = ML_CPU;

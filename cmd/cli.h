@@ -31,6 +31,8 @@ void cli_print_version(void);
 int cli_parse_int(const char *text, const char *option, int64_t min, int64_t *value);
 int cli_parse_device(const char *text, ml_device *device);
 /* The device from --device (if given), else ML_DEVICE, else the CPU. */
+/* Whether --device or ML_DEVICE chose the device (else a file may). */
+int cli_device_chosen(const char *option_value);
 int cli_choose_device(const char *option_value, ml_device *device);
 
 /* The output of a program that writes HDF5: the -o value, or "-" when it is

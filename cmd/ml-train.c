@@ -23,7 +23,8 @@ static const char usage_text[] =
     "                        parameters and training state), saving to FILE\n"
     "      --seed N          seed of the initial weights, shuffles and dropout\n"
     "      --threads N       threads for matrix products (default: ML_THREADS or all)\n"
-    "      --device DEV      cpu or cuda (default: ML_DEVICE or cpu)\n"
+    "      --device DEV      cpu or cuda (default: ML_DEVICE, else the experiment's\n"
+    "                        device, else cpu)\n"
     "  -q, --quiet           no progress on standard error\n"
     "  -v, --verbose         more messages\n"
     "  -h, --help            print this help and exit\n"
@@ -177,6 +178,8 @@ int main(int argc, char **argv)
         status = cli_error("%s: not a training experiment (a !obj:Train)", resume ? resume : argv[optind]);
         goto done;
     }
+    if (e->train->device_given && !cli_device_chosen(device_name))
+        device = e->train->device;
     if (output || resume) {
         ml_free(e->train->save_path);
         e->train->save_path = ml_strdup(output ? output : resume);

@@ -547,3 +547,19 @@ EOF
     [ "$status" -eq 2 ]
     ! grep -q HDF out.bin
 }
+
+@test "device: in the experiment; --device and ML_DEVICE come first" {
+    run -1 --separate-stderr ml-train -q -s device=tpu exp.yaml
+    [[ "$stderr" == *"device"*"must be cpu or cuda, not 'tpu'"* ]]
+    [ ! -e model.h5 ]
+    ml-train -q --device cpu -s device=cuda exp.yaml -o a.h5 > a.tsv
+    ML_DEVICE=cpu ml-train -q -s device=cuda exp.yaml -o b.h5 > b.tsv
+    [ "$(without_seconds a.tsv)" = "$(without_seconds b.tsv)" ]
+    # on cuda it trains where a GPU is, and says why not elsewhere
+    status=0
+    ml-train -q -s device=cuda exp.yaml -o c.h5 > c.tsv 2> err.txt || status=$?
+    if [ "$status" -ne 0 ]; then
+        grep -Eq "no CUDA device|without CUDA" err.txt
+        [ ! -e c.h5 ]
+    fi
+}

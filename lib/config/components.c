@@ -2014,6 +2014,8 @@ static const ml_cfg_param train_params[] = {
     {.name = "extensions", .type = ML_CFG_T_LIST, .elem = ML_CFG_T_OBJECT, .category = "extension",
      .doc = "called after each monitor record"},
     {.name = "allow_overwrite", .type = ML_CFG_T_BOOL, .def = "true", .doc = "whether save_path may replace an existing file"},
+    {.name = "device", .type = ML_CFG_T_STRING,
+     .doc = "cpu or cuda: where to train, unless ml-train's --device or ML_DEVICE says otherwise (default: cpu)"},
     {0}};
 
 static void train_destroy(void *p)
@@ -2050,6 +2052,12 @@ static ml_status train_construct(ml_cfg_args *a, void **out)
         st = ml_cfg_args_error(a, "save_freq", ML_EINVAL, "must not be negative");
     if (st == ML_OK)
         st = ml_cfg_args_bool(a, "allow_overwrite", &t->train.allow_overwrite);
+    if (st == ML_OK && ml_cfg_args_has(a, "device")) {
+        const char *dev;
+        if ((st = ml_cfg_args_string(a, "device", &dev)) == ML_OK && ml_device_parse(dev, &t->train.device) != ML_OK)
+            st = ml_cfg_args_error(a, "device", ML_EINVAL, "must be cpu or cuda, not '%s'", dev);
+        t->train.device_given = st == ML_OK;
+    }
     int n = ml_cfg_args_count(a, "extensions");
     if (st == ML_OK && n > 0 && !(t->train.extensions = ml_calloc((size_t)n, sizeof *t->train.extensions)))
         st = ML_ENOMEM;

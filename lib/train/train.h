@@ -147,6 +147,8 @@ typedef struct {
     char *save_path;           /* NULL: nothing saved */
     int64_t save_freq;         /* epochs between saves; 0: only at the end */
     int allow_overwrite;
+    int device_given;          /* the experiment names a device (below) */
+    ml_device device;          /* Train's device: cpu or cuda (a program's option and ML_DEVICE come first) */
     int n_extensions;
     ml_extension **extensions; /* borrowed */
 } ml_train;
