@@ -618,30 +618,6 @@ static int flatten_criteria(ml_termination *t, ml_termination **out, int n, int 
 #define MAX_CRITERIA 64
 #define EXTENSION_STATE 6 /* best, count, initialized, init_value, step, min_reached */
 
-static ml_status write_rng(ml_h5_file *f, const char *path, const uint32_t *state)
-{
-    int64_t words[ML_RNG_STATE_WORDS];
-    for (int i = 0; i < ML_RNG_STATE_WORDS; i++)
-        words[i] = state[i];
-    return ml_h5_write_array(f, path, ML_H5_I64, 1, (int64_t[]){ML_RNG_STATE_WORDS}, words, NULL);
-}
-
-static ml_status read_rng(ml_h5_file *f, const char *path, uint32_t *state)
-{
-    int nd = 0;
-    int64_t shape[ML_MAX_DIMS];
-    int64_t *words = NULL;
-    ML_TRY(ml_h5_read_array(f, path, ML_H5_I64, &nd, shape, (void **)&words));
-    ml_status st = nd == 1 && shape[0] == ML_RNG_STATE_WORDS
-                       ? ML_OK
-                       : ml_error(ML_EFORMAT, "%s:%s: expected %d words of random state", ml_h5_file_name(f), path,
-                                  ML_RNG_STATE_WORDS);
-    for (int i = 0; st == ML_OK && i < ML_RNG_STATE_WORDS; i++)
-        state[i] = (uint32_t)words[i];
-    ml_free(words);
-    return st;
-}
-
 static ml_status write_train_state(const void *state, ml_h5_file *f)
 {
     const run_state *s = state;
@@ -653,13 +629,13 @@ static ml_status write_train_state(const void *state, ml_h5_file *f)
     ML_TRY(ml_h5_attr_write_f64(f, TRAIN_STATE, "train_seconds", s->train_seconds));
     ml_feed_position pos;
     ml_feed_position_get(s->feed, &pos);
-    ML_TRY(write_rng(f, TRAIN_STATE "/order_rng", pos.rng));
+    ML_TRY(ml_h5_write_rng_state(f, TRAIN_STATE "/order_rng", pos.rng));
     ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "epoch_batches_done", pos.batch));
     uint32_t words[ML_RNG_STATE_WORDS];
     ml_rng_get_state(ml_fn_rng(s->train_fn), words);
-    ML_TRY(write_rng(f, TRAIN_STATE "/dropout_rng", words));
+    ML_TRY(ml_h5_write_rng_state(f, TRAIN_STATE "/dropout_rng", words));
     ml_rng_get_state(ml_fn_rng(s->monitor_fn), words);
-    ML_TRY(write_rng(f, TRAIN_STATE "/monitor_rng", words));
+    ML_TRY(ml_h5_write_rng_state(f, TRAIN_STATE "/monitor_rng", words));
     ML_TRY(ml_h5_create_group(f, TRAIN_STATE "/rule"));
     for (int i = 0; i < ml_rule_n_slots(s->rule); i++) {
         ml_rule_slot slot = ml_rule_slot_at(s->rule, i);
@@ -731,7 +707,7 @@ static ml_status read_train_position(run_state *s, ml_h5_file *f, ml_feed_positi
     ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "in_epoch", &in_epoch));
     ML_TRY(ml_h5_attr_read_f64(f, TRAIN_STATE, "train_seconds", &s->train_seconds));
     ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "epoch_batches_done", &pos->batch));
-    ML_TRY(read_rng(f, TRAIN_STATE "/order_rng", pos->rng));
+    ML_TRY(ml_h5_read_rng_state(f, TRAIN_STATE "/order_rng", pos->rng));
     s->in_epoch = in_epoch != 0;
     return ML_OK;
 }
@@ -741,9 +717,9 @@ static ml_status read_train_state(run_state *s, ml_h5_file *f)
 {
     const char *name = ml_h5_file_name(f);
     uint32_t words[ML_RNG_STATE_WORDS];
-    ML_TRY(read_rng(f, TRAIN_STATE "/dropout_rng", words));
+    ML_TRY(ml_h5_read_rng_state(f, TRAIN_STATE "/dropout_rng", words));
     ML_TRY(ml_rng_set_state(ml_fn_rng(s->train_fn), words));
-    ML_TRY(read_rng(f, TRAIN_STATE "/monitor_rng", words));
+    ML_TRY(ml_h5_read_rng_state(f, TRAIN_STATE "/monitor_rng", words));
     ML_TRY(ml_rng_set_state(ml_fn_rng(s->monitor_fn), words));
     for (int i = 0; i < ml_rule_n_slots(s->rule); i++) {
         ml_rule_slot slot = ml_rule_slot_at(s->rule, i);
