@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # ml-train with BGD (batch gradient descent with line searches): an experiment
 # end to end (the monitor stream with alpha, the model file), conjugate
-# directions and accumulated minibatches, and bad settings named by their key.
+# directions and accumulated minibatches, bad settings named by their key, and
+# --resume: a run stopped between epochs or by SIGINT between two groups goes
+# on to the parameters of a run that never stopped, byte for byte.
 
 bats_require_minimum_version 1.5.0
 load test_helper
@@ -97,4 +99,115 @@ channel() {
     run -1 --separate-stderr ml-train -s algorithm.learning_rate=0.1 bgd.yaml
     [[ "$stderr" == "ml-train: -s algorithm.learning_rate: "*"BGD has no parameter 'learning_rate'"* ]]
     [ ! -e model.h5 ]
+}
+
+# ---- --resume: a BGD run stopped and resumed ends as if it had never stopped
+
+PARAMS="/params/h0/W /params/h0/b /params/y/W /params/y/b"
+
+same_params() {
+    for p in $PARAMS; do
+        [ "$(h5_data "$1" $p)" = "$(h5_data "$2" $p)" ] || return 1
+    done
+}
+
+# The value of attribute $3 of object $2 in file $1.
+h5_attr() {
+    h5dump -a "$2/$3" "$1" | awk '$1 == "(0):" { print $2 }'
+}
+
+# write_resume_experiment FILE DATA DIM COST: an MLP 64 -> DIM -> 3 trained by
+# BGD on DATA in groups of one minibatch (so the order of the groups matters),
+# alpha carried from group to group (reset_alpha false) and, with conjugate,
+# the conjugate directions too (reset_conjugate false); 4 epochs.
+write_resume_experiment() {
+    cat > "$1" <<YAML
+!obj:pylearn2.train.Train {
+    dataset: &train !obj:pylearn2.datasets.hdf5.HDF5Dataset { filename: $2 },
+    model: !obj:pylearn2.models.mlp.MLP {
+        nvis: 64,
+        layers: [
+            !obj:pylearn2.models.mlp.RectifiedLinear { layer_name: h0, dim: $3, irange: 0.1 },
+            !obj:pylearn2.models.mlp.Softmax { layer_name: y, n_classes: 3, irange: 0.05 },
+        ],
+    },
+    algorithm: !obj:pylearn2.training_algorithms.bgd.BGD {
+        batch_size: 50,
+        batches_per_iter: 1,
+        updates_per_batch: 4,
+        conjugate: true,
+        reset_conjugate: false,
+        reset_alpha: false,
+        monitoring_dataset: {
+            train: *train,
+            valid: !obj:pylearn2.datasets.hdf5.HDF5Dataset { filename: valid.h5 },
+        },
+        termination_criterion: !obj:pylearn2.termination_criteria.EpochCounter { max_epochs: 4 },
+        cost: $4,
+    },
+    save_path: model.h5,
+}
+YAML
+}
+
+@test "BGD: 4 epochs straight, or 2 then --resume for 2 more: the same parameters, byte for byte" {
+    decay='!obj:pylearn2.costs.cost.SumOfCosts { costs: [ !obj:pylearn2.costs.mlp.Default {}, !obj:pylearn2.costs.mlp.WeightDecay { coeffs: [0.01, 0.01] } ] }'
+    write_resume_experiment r.yaml train.h5 20 "$decay"
+    write_resume_experiment d.yaml train.h5 20 '!obj:Dropout { input_include_probs: { h0: 0.8 } }'
+    for run in "r.yaml conjugate=true" "r.yaml conjugate=false" "r.yaml line_search_mode=backtracking" \
+               "d.yaml conjugate=true"; do
+        set -- $run
+        ml-train -q -s algorithm.$2 "$1" -o straight.h5 > straight.tsv
+        ml-train -q -s algorithm.$2 -s algorithm.termination_criterion.max_epochs=2 "$1" -o run.h5 > first.tsv
+        # the state of the run: the common counters and BGD's own, no learning rule
+        run -0 h5ls -r run.h5/train_state
+        [[ "$output" == *"/bgd/dir/h0/W"*"/bgd/order_rng"*"/bgd/prev/y/b"* ]]
+        [[ "$output" != *"/rule"* ]]
+        [ "$(h5_attr run.h5 /train_state epoch)" = 2 ]
+        [ "$(h5_attr run.h5 /train_state in_epoch)" = 0 ]
+        ml-train -q --resume run.h5 -s algorithm.termination_criterion.max_epochs=4 > second.tsv
+        same_params straight.h5 run.h5 || { echo "differs: $run"; false; }
+        # the records of the resumed epochs (alpha included) are those of the straight run
+        [ "$(without_seconds straight.tsv | sed -n '5,6p')" = "$(without_seconds second.tsv | sed -n '2,3p')" ]
+    done
+    run -0 h5ls run.h5/monitor/alpha
+    [[ "$output" == *"{5, 5}"* ]]
+}
+
+@test "BGD: SIGINT between two groups of an epoch, then --resume: the parameters of an uninterrupted run" {
+    make_blobs_dataset big.h5 6000
+    write_resume_experiment long.yaml big.h5 200 '!obj:pylearn2.costs.mlp.Default {}'
+    local t0=$(date +%s%N)
+    ml-train -q long.yaml -o straight.h5 > /dev/null
+    local run_ns=$(( $(date +%s%N) - t0 )) tries=0 status=0
+    # until a signal falls inside an epoch (after its first group): most do
+    while :; do
+        tries=$((tries + 1))
+        [ "$tries" -le 10 ]
+        rm -f model.h5
+        ml-train -q long.yaml > /dev/null 2>> err.txt &
+        pid=$!
+        sleep "$(awk -v ns="$run_ns" -v r=$RANDOM 'BEGIN { printf "%.3f", ns * (0.2 + 0.6 * r / 32768) * 1e-9 }')"
+        kill -INT "$pid" 2> /dev/null || true
+        status=0
+        wait "$pid" || status=$?
+        [ "$status" -eq 130 ] && [ -e model.h5 ] && [ "$(h5_attr model.h5 /train_state in_epoch)" = 1 ] && break
+    done
+    done_groups=$(h5_attr model.h5 /train_state/bgd epoch_groups_done)
+    [ "$done_groups" -ge 1 ] && [ "$done_groups" -le 120 ]
+    echo "# stopped in epoch $(( $(h5_attr model.h5 /train_state epoch) + 1 )) after $done_groups of 120 groups ($tries tries)" >&3
+    ml-train -q --resume model.h5 > /dev/null
+    same_params straight.h5 model.h5
+}
+
+@test "BGD: --resume goes on with the experiment of the file; a file of the other algorithm is refused, naming both" {
+    write_blobs_experiment sgd.yaml
+    ml-train -q -s algorithm.termination_criterion.max_epochs=1 sgd.yaml -o sgd.h5 > /dev/null
+    ml-train -q -s algorithm.termination_criterion.max_epochs=1 bgd.yaml -o bgd.h5 > /dev/null
+    run -1 --separate-stderr ml-train --resume sgd.h5 -s 'algorithm=!obj:BGD { batch_size: 50 }'
+    [ "$stderr" = "ml-train: sgd.h5:/train_state: the file was trained with SGD, the experiment says BGD" ]
+    run -1 --separate-stderr ml-train --resume bgd.h5 -s 'algorithm=!obj:SGD { batch_size: 50, learning_rate: 0.1 }'
+    [ "$stderr" = "ml-train: bgd.h5:/train_state: the file was trained with BGD, the experiment says SGD" ]
+    run -0 ml-train -q --resume bgd.h5 -s algorithm.termination_criterion.max_epochs=2
+    [ "$(cut -f 1-3 <<< "$output" | tail -n 1 | tr '\t' ',')" = "2,6,300" ]
 }

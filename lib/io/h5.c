@@ -1374,6 +1374,30 @@ ml_status ml_h5_read_array(ml_h5_file *f, const char *path, ml_h5_type type, int
     return ML_OK;
 }
 
+ml_status ml_h5_write_rng_state(ml_h5_file *f, const char *path, const uint32_t state[ML_RNG_STATE_WORDS])
+{
+    int64_t words[ML_RNG_STATE_WORDS];
+    for (int i = 0; i < ML_RNG_STATE_WORDS; i++)
+        words[i] = state[i];
+    return ml_h5_write_array(f, path, ML_H5_I64, 1, (int64_t[]){ML_RNG_STATE_WORDS}, words, NULL);
+}
+
+ml_status ml_h5_read_rng_state(ml_h5_file *f, const char *path, uint32_t state[ML_RNG_STATE_WORDS])
+{
+    int nd = 0;
+    int64_t shape[ML_MAX_DIMS];
+    int64_t *words = NULL;
+    ML_TRY(ml_h5_read_array(f, path, ML_H5_I64, &nd, shape, (void **)&words));
+    ml_status st = nd == 1 && shape[0] == ML_RNG_STATE_WORDS
+                       ? ML_OK
+                       : ml_error(ML_EFORMAT, "%s:%s: expected %d words of random state", ml_h5_file_name(f), path,
+                                  ML_RNG_STATE_WORDS);
+    for (int i = 0; st == ML_OK && i < ML_RNG_STATE_WORDS; i++)
+        state[i] = (uint32_t)words[i];
+    ml_free(words);
+    return st;
+}
+
 /* Reads a dataset into a new tensor; expect (may be NULL) checks dtype and shape first. */
 static ml_status read_tensor(ml_h5_file *f, const char *path, const ml_dtype *dtype, int ndim,
                              const int64_t *shape, ml_tensor **out)

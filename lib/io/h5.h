@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "tensor/tensor.h"
 
 typedef struct ml_h5_file ml_h5_file;
@@ -170,6 +171,12 @@ ml_status ml_h5_append_array(ml_h5_file *f, const char *path, ml_h5_type type, i
  * an integer outside the range of type. */
 ml_status ml_h5_read_array(ml_h5_file *f, const char *path, ml_h5_type type, int *ndim,
                            int64_t shape[ML_MAX_DIMS], void **data);
+
+/* A random stream's state (core/rng.h) as an int64 [ML_RNG_STATE_WORDS]
+ * dataset, as model files keep their training state; reading anything else is
+ * "m.h5:/train_state/order_rng: expected 8 words of random state" (ML_EFORMAT). */
+ml_status ml_h5_write_rng_state(ml_h5_file *f, const char *path, const uint32_t state[ML_RNG_STATE_WORDS]);
+ml_status ml_h5_read_rng_state(ml_h5_file *f, const char *path, uint32_t state[ML_RNG_STATE_WORDS]);
 
 /* ---- text datasets ----------------------------------------------------- */
 

@@ -9,6 +9,7 @@
  * p0 and g_prev are copies (ml_tensor_copy), so nothing touches raw device
  * memory and the same code runs on every device. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -69,6 +70,12 @@ struct ml_bgd_run {
     int have_prev;                        /* g_prev and d hold a previous update's */
     double prev_gg;
     ml_bgd_stats stats;
+    /* Where the epoch is, for a saved state: the order's random state at its
+     * start, the groups done, whether one is under way; and the groups a
+     * resumed run passes over at its first epoch. */
+    uint32_t epoch_rng[ML_RNG_STATE_WORDS];
+    int64_t groups_done, skip_groups;
+    int in_epoch;
 };
 
 const ml_bgd_stats *ml_bgd_run_stats(const ml_bgd_run *r)
@@ -491,22 +498,146 @@ static ml_status minimize_group(ml_bgd_run *r, int64_t epoch, int64_t group)
 ml_status ml_bgd_epoch(ml_bgd_run *r, int64_t epoch, volatile sig_atomic_t *stop, int64_t *batches,
                        int64_t *examples)
 {
+    ml_rng_get_state(ml_iter_rng(r->iter), r->epoch_rng);
     ml_iter_begin_epoch(r->iter);
     r->gathered = NULL; /* a new permutation */
-    for (int64_t group = 1;; group++) {
+    r->in_epoch = 1;
+    int64_t skip = r->skip_groups; /* done before the state was saved */
+    r->skip_groups = 0;
+    for (r->groups_done = 0;;) {
         r->n_group = r->group_rows = 0;
         while (r->n_group < r->cfg.batches_per_iter && ml_iter_next(r->iter, &r->group[r->n_group])) {
             r->group_rows += r->group[r->n_group].count;
             r->n_group++;
         }
-        if (r->n_group == 0 || r->group_rows == 0)
-            return ML_OK;
-        ML_TRY(minimize_group(r, epoch, group));
+        if (r->n_group == 0 || r->group_rows == 0) {
+            if (r->groups_done < skip)
+                return ml_error(ML_EFORMAT, "BGD: the saved position (%lld groups done) is past the end of epoch %lld",
+                                (long long)skip, (long long)epoch);
+            break;
+        }
+        if (r->groups_done < skip) {
+            r->groups_done++;
+            continue;
+        }
+        ML_TRY(minimize_group(r, epoch, r->groups_done + 1));
+        r->groups_done++;
         *batches += r->n_group;
         *examples += r->group_rows;
         if (stop && *stop)
             return ML_EINTR;
         if (r->n_group < r->cfg.batches_per_iter)
-            return ML_OK;
+            break;
     }
+    r->in_epoch = 0;
+    r->groups_done = 0;
+    return ML_OK;
+}
+
+/* ---- the state of a run (ml-files(5), /train_state/bgd) ---- */
+
+/* group/name/<layer>/<param> for parameter i. */
+static void buffer_path(const ml_bgd_run *r, const char *group, const char *name, int i, char *path, size_t size)
+{
+    ml_param p = ml_model_param(r->m, i);
+    snprintf(path, size, "%s/%s/%s/%s", group, name, p.layer->name, p.name);
+}
+
+ml_status ml_bgd_write_state(const ml_bgd_run *r, ml_h5_file *f, const char *group)
+{
+    char path[512];
+    ML_TRY(ml_h5_create_group(f, group));
+    ML_TRY(ml_h5_attr_write_f64(f, group, "alpha", r->alpha));
+    ML_TRY(ml_h5_attr_write_i64(f, group, "have_prev", r->have_prev));
+    ML_TRY(ml_h5_attr_write_f64(f, group, "prev_gg", r->prev_gg));
+    /* Between epochs the order's state is already that of the next epoch's start. */
+    uint32_t words[ML_RNG_STATE_WORDS];
+    if (r->in_epoch)
+        memcpy(words, r->epoch_rng, sizeof words);
+    else
+        ml_rng_get_state(ml_iter_rng(r->iter), words);
+    snprintf(path, sizeof path, "%s/order_rng", group);
+    ML_TRY(ml_h5_write_rng_state(f, path, words));
+    ML_TRY(ml_h5_attr_write_i64(f, group, "epoch_groups_done", r->in_epoch ? r->groups_done : 0));
+    ml_fn *fns[2] = {r->grad_fn, r->eval_fn};
+    const char *fn_names[2] = {"grad_rng", "eval_rng"};
+    for (int k = 0; k < 2; k++) {
+        ml_rng_get_state(ml_fn_rng(fns[k]), words);
+        snprintf(path, sizeof path, "%s/%s", group, fn_names[k]);
+        ML_TRY(ml_h5_write_rng_state(f, path, words));
+    }
+    const ml_bgd_stats *st = &r->stats;
+    ML_TRY(ml_h5_attr_write_i64(f, group, "line_searches", st->line_searches));
+    ML_TRY(ml_h5_attr_write_i64(f, group, "failed_searches", st->failed_searches));
+    ML_TRY(ml_h5_attr_write_i64(f, group, "evaluations", st->evaluations));
+    ML_TRY(ml_h5_attr_write_f64(f, group, "start_objective", st->start_objective));
+    ML_TRY(ml_h5_attr_write_f64(f, group, "objective", st->objective));
+    ML_TRY(ml_h5_attr_write_f64(f, group, "last_alpha", st->alpha));
+    for (int i = 0; i < r->n_params; i++) {
+        buffer_path(r, group, "prev", i, path, sizeof path);
+        ML_TRY(ml_h5_write_tensor(f, path, r->prev[i], NULL));
+        buffer_path(r, group, "dir", i, path, sizeof path);
+        ML_TRY(ml_h5_write_tensor(f, path, r->dir[i], NULL));
+    }
+    return ML_OK;
+}
+
+/* A tensor of the state into buffer dst (of the parameter's shape, on the run's device). */
+static ml_status read_buffer(ml_h5_file *f, const char *path, ml_tensor *dst)
+{
+    ml_tensor *t = NULL;
+    ML_TRY(ml_h5_read_tensor_expect(f, path, ML_F32, dst->ndim, dst->shape, &t));
+    ml_status st = ml_tensor_copy(dst, t);
+    ml_tensor_free(t);
+    return st;
+}
+
+ml_status ml_bgd_read_state(ml_bgd_run *r, ml_h5_file *f, const char *group)
+{
+    const char *name = ml_h5_file_name(f);
+    if (ml_h5_exists(f, group) != ML_H5_GROUP)
+        return ml_error(ML_EFORMAT, "%s:%s: not found: the file was not trained with BGD", name, group);
+    char path[512];
+    int64_t have_prev = 0, groups_done = 0;
+    double alpha = 0;
+    ML_TRY(ml_h5_attr_read_f64(f, group, "alpha", &alpha));
+    if (!(alpha > 0) || !isfinite(alpha))
+        return ml_error(ML_EFORMAT, "%s:%s: alpha %g is not a positive step", name, group, alpha);
+    ML_TRY(ml_h5_attr_read_i64(f, group, "have_prev", &have_prev));
+    ML_TRY(ml_h5_attr_read_f64(f, group, "prev_gg", &r->prev_gg));
+    ML_TRY(ml_h5_attr_read_i64(f, group, "epoch_groups_done", &groups_done));
+    if (groups_done < 0)
+        return ml_error(ML_EFORMAT, "%s:%s: epoch_groups_done is negative", name, group);
+    uint32_t words[ML_RNG_STATE_WORDS];
+    snprintf(path, sizeof path, "%s/order_rng", group);
+    ML_TRY(ml_h5_read_rng_state(f, path, words));
+    if (ml_rng_set_state(ml_iter_rng(r->iter), words) != ML_OK)
+        return ml_error(ML_EFORMAT, "%s:%s: not a valid random state", name, path);
+    ml_fn *fns[2] = {r->grad_fn, r->eval_fn};
+    const char *fn_names[2] = {"grad_rng", "eval_rng"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", group, fn_names[k]);
+        ML_TRY(ml_h5_read_rng_state(f, path, words));
+        if (ml_rng_set_state(ml_fn_rng(fns[k]), words) != ML_OK)
+            return ml_error(ML_EFORMAT, "%s:%s: not a valid random state", name, path);
+    }
+    ml_bgd_stats *st = &r->stats;
+    ML_TRY(ml_h5_attr_read_i64(f, group, "line_searches", &st->line_searches));
+    ML_TRY(ml_h5_attr_read_i64(f, group, "failed_searches", &st->failed_searches));
+    ML_TRY(ml_h5_attr_read_i64(f, group, "evaluations", &st->evaluations));
+    ML_TRY(ml_h5_attr_read_f64(f, group, "start_objective", &st->start_objective));
+    ML_TRY(ml_h5_attr_read_f64(f, group, "objective", &st->objective));
+    ML_TRY(ml_h5_attr_read_f64(f, group, "last_alpha", &st->alpha));
+    for (int i = 0; i < r->n_params; i++) {
+        buffer_path(r, group, "prev", i, path, sizeof path);
+        ML_TRY(read_buffer(f, path, r->prev[i]));
+        buffer_path(r, group, "dir", i, path, sizeof path);
+        ML_TRY(read_buffer(f, path, r->dir[i]));
+    }
+    r->alpha = alpha;
+    r->have_prev = have_prev != 0;
+    r->skip_groups = groups_done;
+    r->groups_done = 0;
+    r->in_epoch = 0;
+    return ML_OK;
 }

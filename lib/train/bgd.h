@@ -35,6 +35,7 @@
 
 #include <signal.h>
 
+#include "io/h5.h"
 #include "train/train.h"
 
 typedef enum { ML_LINE_SEARCH_EXHAUSTIVE, ML_LINE_SEARCH_BACKTRACKING } ml_line_search_mode;
@@ -84,5 +85,17 @@ ml_status ml_bgd_epoch(ml_bgd_run *run, int64_t epoch, volatile sig_atomic_t *st
                        int64_t *examples);
 const ml_bgd_stats *ml_bgd_run_stats(const ml_bgd_run *run);
 void ml_bgd_run_free(ml_bgd_run *run);
+
+/* Everything a run needs to go on exactly (ml-files(5), /train_state/bgd),
+ * into group (created) of f: the carried alpha, the previous gradient and the
+ * direction with their Polak-Ribiere state, the stats, the random state of the
+ * order at the start of the current epoch (or of the next, between epochs)
+ * with the groups of that epoch already done, and the dropout streams.
+ * Reading it into a new run (from ml_bgd_run_new, same experiment) makes its
+ * next ml_bgd_epoch pass over the groups done and go on as the saved run
+ * would have; a state that does not fit is an error naming the file and
+ * dataset. */
+ml_status ml_bgd_write_state(const ml_bgd_run *run, ml_h5_file *f, const char *group);
+ml_status ml_bgd_read_state(ml_bgd_run *run, ml_h5_file *f, const char *group);
 
 #endif

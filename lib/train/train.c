@@ -480,7 +480,7 @@ static ml_status save_model(run_state *s, const char *path)
 {
     double t0 = seconds_now();
     ml_status st = model_save(path, s->m, &s->opts->meta, s->mon, s->averaging ? &s->avg : NULL,
-                              s->bgd ? NULL : write_train_state, s);
+                              write_train_state, s);
     if (st == ML_OK)
         ml_info("%s: saved after epoch %lld in %.1f ms", path, (long long)s->epoch, (seconds_now() - t0) * 1e3);
     if (st != ML_OK)
@@ -662,48 +662,16 @@ static int flatten_criteria(ml_termination *t, ml_termination **out, int n, int 
 #define MAX_CRITERIA 64
 #define EXTENSION_STATE 6 /* best, count, initialized, init_value, step, min_reached */
 
-static ml_status write_rng(ml_h5_file *f, const char *path, const uint32_t *state)
+/* SGD's part: the feed's position, the dropout stream, the learning rule. */
+static ml_status write_sgd_state(const run_state *s, ml_h5_file *f)
 {
-    int64_t words[ML_RNG_STATE_WORDS];
-    for (int i = 0; i < ML_RNG_STATE_WORDS; i++)
-        words[i] = state[i];
-    return ml_h5_write_array(f, path, ML_H5_I64, 1, (int64_t[]){ML_RNG_STATE_WORDS}, words, NULL);
-}
-
-static ml_status read_rng(ml_h5_file *f, const char *path, uint32_t *state)
-{
-    int nd = 0;
-    int64_t shape[ML_MAX_DIMS];
-    int64_t *words = NULL;
-    ML_TRY(ml_h5_read_array(f, path, ML_H5_I64, &nd, shape, (void **)&words));
-    ml_status st = nd == 1 && shape[0] == ML_RNG_STATE_WORDS
-                       ? ML_OK
-                       : ml_error(ML_EFORMAT, "%s:%s: expected %d words of random state", ml_h5_file_name(f), path,
-                                  ML_RNG_STATE_WORDS);
-    for (int i = 0; st == ML_OK && i < ML_RNG_STATE_WORDS; i++)
-        state[i] = (uint32_t)words[i];
-    ml_free(words);
-    return st;
-}
-
-static ml_status write_train_state(const void *state, ml_h5_file *f)
-{
-    const run_state *s = state;
-    ML_TRY(ml_h5_create_group(f, TRAIN_STATE));
-    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "epoch", s->epoch));
-    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "batches", s->batches));
-    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "examples", s->examples));
-    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "in_epoch", s->in_epoch));
-    ML_TRY(ml_h5_attr_write_f64(f, TRAIN_STATE, "train_seconds", s->train_seconds));
     ml_feed_position pos;
     ml_feed_position_get(s->feed, &pos);
-    ML_TRY(write_rng(f, TRAIN_STATE "/order_rng", pos.rng));
+    ML_TRY(ml_h5_write_rng_state(f, TRAIN_STATE "/order_rng", pos.rng));
     ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "epoch_batches_done", pos.batch));
     uint32_t words[ML_RNG_STATE_WORDS];
     ml_rng_get_state(ml_fn_rng(s->train_fn), words);
-    ML_TRY(write_rng(f, TRAIN_STATE "/dropout_rng", words));
-    ml_rng_get_state(ml_fn_rng(s->monitor_fn), words);
-    ML_TRY(write_rng(f, TRAIN_STATE "/monitor_rng", words));
+    ML_TRY(ml_h5_write_rng_state(f, TRAIN_STATE "/dropout_rng", words));
     ML_TRY(ml_h5_create_group(f, TRAIN_STATE "/rule"));
     for (int i = 0; i < ml_rule_n_slots(s->rule); i++) {
         ml_rule_slot slot = ml_rule_slot_at(s->rule, i);
@@ -715,6 +683,22 @@ static ml_status write_train_state(const void *state, ml_h5_file *f)
         ml_rule_var v = ml_rule_var_at((ml_rule *)s->rule, i);
         ML_TRY(ml_h5_attr_write_f64(f, TRAIN_STATE "/rule", v.name, *v.value));
     }
+    return ML_OK;
+}
+
+static ml_status write_train_state(const void *state, ml_h5_file *f)
+{
+    const run_state *s = state;
+    ML_TRY(ml_h5_create_group(f, TRAIN_STATE));
+    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "epoch", s->epoch));
+    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "batches", s->batches));
+    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "examples", s->examples));
+    ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "in_epoch", s->in_epoch));
+    ML_TRY(ml_h5_attr_write_f64(f, TRAIN_STATE, "train_seconds", s->train_seconds));
+    ML_TRY(s->bgd ? ml_bgd_write_state(s->bgd, f, TRAIN_STATE "/bgd") : write_sgd_state(s, f));
+    uint32_t words[ML_RNG_STATE_WORDS];
+    ml_rng_get_state(ml_fn_rng(s->monitor_fn), words);
+    ML_TRY(ml_h5_write_rng_state(f, TRAIN_STATE "/monitor_rng", words));
     ml_termination *crit[MAX_CRITERIA];
     int n_crit = flatten_criteria(s->sgd->termination, crit, 0, MAX_CRITERIA);
     double tstate[2 * MAX_CRITERIA];
@@ -761,34 +745,40 @@ static ml_status read_table(ml_h5_file *f, const char *path, int64_t rows, int64
     return st;
 }
 
-/* The counters and the position of the batches, read before the feed is made. */
+/* The counters and, with SGD, the position of the batches, read before the
+ * feed is made (BGD keeps its own, read by ml_bgd_read_state). */
 static ml_status read_train_position(run_state *s, ml_h5_file *f, ml_feed_position *pos)
 {
     const char *name = ml_h5_file_name(f);
     if (ml_h5_exists(f, TRAIN_STATE) != ML_H5_GROUP)
-        return ml_error(ML_ENOTFOUND, "%s: no training state to resume from (%s is written by ml-train with SGD)",
-                        name, TRAIN_STATE);
+        return ml_error(ML_ENOTFOUND, "%s: no training state to resume from (%s is written by ml-train)", name,
+                        TRAIN_STATE);
+    int bgd = s->t->algorithm_kind == ML_ALGORITHM_BGD;
+    if ((ml_h5_exists(f, TRAIN_STATE "/bgd") == ML_H5_GROUP) != bgd)
+        return ml_error(ML_EFORMAT, "%s:%s: the file was trained with %s, the experiment says %s", name, TRAIN_STATE,
+                        bgd ? "SGD" : "BGD", bgd ? "BGD" : "SGD");
     int64_t in_epoch = 0;
     ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "epoch", &s->epoch));
     ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "batches", &s->batches));
     ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "examples", &s->examples));
     ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "in_epoch", &in_epoch));
     ML_TRY(ml_h5_attr_read_f64(f, TRAIN_STATE, "train_seconds", &s->train_seconds));
-    ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "epoch_batches_done", &pos->batch));
-    ML_TRY(read_rng(f, TRAIN_STATE "/order_rng", pos->rng));
     s->in_epoch = in_epoch != 0;
+    if (bgd)
+        return ML_OK;
+    ML_TRY(ml_h5_attr_read_i64(f, TRAIN_STATE, "epoch_batches_done", &pos->batch));
+    ML_TRY(ml_h5_read_rng_state(f, TRAIN_STATE "/order_rng", pos->rng));
     return ML_OK;
 }
 
-/* Everything else, once the functions and the rule exist. */
-static ml_status read_train_state(run_state *s, ml_h5_file *f)
+/* SGD's part: the dropout stream and the learning rule (the feed's position
+ * was read by read_train_position). */
+static ml_status read_sgd_state(run_state *s, ml_h5_file *f)
 {
     const char *name = ml_h5_file_name(f);
     uint32_t words[ML_RNG_STATE_WORDS];
-    ML_TRY(read_rng(f, TRAIN_STATE "/dropout_rng", words));
+    ML_TRY(ml_h5_read_rng_state(f, TRAIN_STATE "/dropout_rng", words));
     ML_TRY(ml_rng_set_state(ml_fn_rng(s->train_fn), words));
-    ML_TRY(read_rng(f, TRAIN_STATE "/monitor_rng", words));
-    ML_TRY(ml_rng_set_state(ml_fn_rng(s->monitor_fn), words));
     for (int i = 0; i < ml_rule_n_slots(s->rule); i++) {
         ml_rule_slot slot = ml_rule_slot_at(s->rule, i);
         char path[512];
@@ -808,6 +798,16 @@ static ml_status read_train_state(run_state *s, ml_h5_file *f)
             return ml_error(ML_EFORMAT, "%s:%s/rule: no '%s': the file was trained with another learning rule", name,
                             TRAIN_STATE, v.name);
     }
+    return ML_OK;
+}
+
+/* Everything else, once the functions and the rule (or BGD's run) exist. */
+static ml_status read_train_state(run_state *s, ml_h5_file *f)
+{
+    ML_TRY(s->bgd ? ml_bgd_read_state(s->bgd, f, TRAIN_STATE "/bgd") : read_sgd_state(s, f));
+    uint32_t words[ML_RNG_STATE_WORDS];
+    ML_TRY(ml_h5_read_rng_state(f, TRAIN_STATE "/monitor_rng", words));
+    ML_TRY(ml_rng_set_state(ml_fn_rng(s->monitor_fn), words));
     ml_termination *crit[MAX_CRITERIA];
     int n_crit = flatten_criteria(s->sgd->termination, crit, 0, MAX_CRITERIA);
     if (n_crit > 0) {
@@ -905,8 +905,10 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
             (st = read_train_position(&s, resume_file, &resume_at)) != ML_OK)
             goto done;
     }
+    /* BGD keeps its own position (ml_bgd_read_state); its feed only counts the batches. */
+    int feed_resumes = opts->resume && t->algorithm_kind != ML_ALGORITHM_BGD;
     ml_feed_opts fo = {.iter = {.mode = sgd->iteration, .batch_size = sgd->batch_size, .seed = sgd->seed},
-                       .device = opts->device, .resume = opts->resume ? &resume_at : NULL};
+                       .device = opts->device, .resume = feed_resumes ? &resume_at : NULL};
     if ((st = ml_feed_new(s.train_data, &fo, &s.feed)) != ML_OK)
         goto done;
     if (n > 0 && ml_feed_n_batches(s.feed) == 0) {
@@ -944,10 +946,6 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
          (st = ml_bgd_run_new(t->bgd, t->model, s.train_data, opts->device, &s.bgd)) != ML_OK))
         goto done;
     if (resume_file) {
-        if (s.bgd) {
-            st = ml_error(ML_EINVAL, "%s: BGD runs cannot be resumed yet", opts->resume);
-            goto done;
-        }
         st = read_train_state(&s, resume_file);
         if (st == ML_OK && opts->resume_learning_rate > 0)
             ml_rule_set_learning_rate(s.rule, opts->resume_learning_rate);

@@ -169,8 +169,8 @@ typedef struct {
     void *user;
     volatile sig_atomic_t *stop; /* set asynchronously (a signal): finish the batch and stop */
     /* A model file saved by a run of the same experiment: training goes on from
-     * its /train_state (counters, learning-rule state, random streams, the
-     * position of the batches, criteria and extensions) and its monitor records,
+     * its /train_state (counters, learning-rule state or BGD's, random streams,
+     * the position of the batches, criteria and extensions) and its monitor records,
      * as if it had never stopped.  The parameters are the model's: load them from
      * the same file first (ml_model_read_params). */
     const char *resume;

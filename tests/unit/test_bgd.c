@@ -1,8 +1,10 @@
 /* Batch gradient descent (train/bgd.h): line searches never raise the
  * objective, conjugate directions beat steepest descent on an ill-conditioned
- * least-squares problem, accumulated minibatches equal one big batch, and the
- * training loop runs BGD with the monitor. */
+ * least-squares problem, accumulated minibatches equal one big batch, the
+ * training loop runs BGD with the monitor, and a run's saved state resumes it
+ * exactly. */
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "ml.h"
@@ -208,10 +210,118 @@ static void test_train_loop(void)
     ml_dataset_free(ds);
 }
 
+/* The conjugate, alpha-carrying run of test_resume on ds for `epochs` epochs.
+ * With stop_at > 0 it is stopped after the first group of epoch stop_at, its
+ * state written to path and, with restore, read into a new run on the same
+ * parameters that finishes the epochs (without restore the new run starts
+ * afresh).  *batches: the minibatches trained in all. */
+static ml_model *resume_run(const ml_dataset *ds, int epochs, int stop_at, int restore, const char *path,
+                            int64_t *batches)
+{
+    ml_model *m = linear_model(ML_LAYER_LINEAR, 1, D);
+    ml_bgd cfg;
+    ml_bgd_init(&cfg);
+    cfg.base.batch_size = 5;
+    cfg.base.iteration = ML_ITER_SHUFFLED_SEQUENTIAL;
+    cfg.batches_per_iter = 2; /* 4 groups an epoch */
+    cfg.updates_per_batch = 2;
+    cfg.conjugate = 1;
+    cfg.reset_conjugate = 0;
+    cfg.reset_alpha = 0;
+    ml_bgd_run *r = NULL;
+    ml_status st = ml_bgd_run_new(&cfg, m, ds, ML_CPU, &r);
+    volatile sig_atomic_t stop = 0;
+    int64_t examples = 0;
+    int resumed = 0;
+    *batches = 0;
+    for (int e = 1; st == ML_OK && e <= epochs; e++) {
+        stop = e == stop_at;
+        st = ml_bgd_epoch(r, e, &stop, batches, &examples);
+        if (st != ML_EINTR)
+            continue;
+        ml_h5_file *f = NULL;
+        st = ml_h5_create(path, &f);
+        if (st == ML_OK)
+            st = ml_bgd_write_state(r, f, "/train_state/bgd");
+        if (st == ML_OK)
+            st = ml_h5_commit(f);
+        ml_h5_close(f);
+        f = NULL;
+        ml_bgd_run_free(r);
+        r = NULL;
+        if (st == ML_OK)
+            st = ml_bgd_run_new(&cfg, m, ds, ML_CPU, &r);
+        if (st == ML_OK && restore && (st = ml_h5_open(path, &f)) == ML_OK)
+            st = ml_bgd_read_state(r, f, "/train_state/bgd");
+        ml_h5_close(f);
+        stop_at = 0;
+        resumed = 1;
+        e--; /* the epoch goes on */
+    }
+    CHECK(st == ML_OK, "%d epochs%s%s: %s", epochs, resumed ? ", stopped and resumed" : "",
+          resumed && !restore ? " afresh" : "", st ? ml_last_error() : "ok");
+    ml_bgd_run_free(r);
+    return m;
+}
+
+static int same_params(ml_model *a, ml_model *b)
+{
+    for (int i = 0; i < ml_model_n_params(a); i++) {
+        const ml_tensor *x = ml_model_param(a, i).value, *y = ml_model_param(b, i).value;
+        if (memcmp(ml_tensor_f32((ml_tensor *)x), ml_tensor_f32((ml_tensor *)y),
+                   (size_t)ml_tensor_numel(x) * sizeof(float)) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* A run stopped between two groups of an epoch, its state written with
+ * ml_bgd_write_state and read into a new run with ml_bgd_read_state, ends
+ * with the parameters of the run that never stopped, bit for bit; a new run
+ * without the state does not. */
+static void test_resume(void)
+{
+    ml_dataset *ds = least_squares();
+    char path[] = "/tmp/ml-test-bgd-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "a temporary file");
+    if (fd < 0) {
+        ml_dataset_free(ds);
+        return;
+    }
+    close(fd);
+    int64_t b_straight = 0, b_resumed = 0, b_afresh = 0;
+    ml_model *straight = resume_run(ds, 3, 0, 0, path, &b_straight);
+    ml_model *resumed = resume_run(ds, 3, 2, 1, path, &b_resumed);
+    CHECK(same_params(straight, resumed) && b_straight == 24 && b_resumed == 24,
+          "stopped after the first group of epoch 2 and resumed: the parameters of the straight run, bit for bit "
+          "(%lld and %lld minibatches)", (long long)b_straight, (long long)b_resumed);
+    ml_model *afresh = resume_run(ds, 3, 2, 0, path, &b_afresh);
+    CHECK(!same_params(straight, afresh), "resumed without the state: other parameters");
+    ml_h5_file *f = NULL;
+    ml_bgd_run *r = NULL;
+    ml_bgd cfg;
+    ml_bgd_init(&cfg);
+    cfg.base.batch_size = 5;
+    CHECK_OK(ml_bgd_run_new(&cfg, afresh, ds, ML_CPU, &r), "a run to read into");
+    CHECK_OK(ml_h5_open(path, &f), "open the state");
+    ml_status st = r && f ? ml_bgd_read_state(r, f, "/train_state/nothing") : ML_EINVAL;
+    CHECK(st == ML_EFORMAT && strstr(ml_last_error(), "/train_state/nothing: not found"),
+          "a missing state is named: %s", ml_last_error());
+    ml_h5_close(f);
+    ml_bgd_run_free(r);
+    unlink(path);
+    ml_model_free(straight);
+    ml_model_free(resumed);
+    ml_model_free(afresh);
+    ml_dataset_free(ds);
+}
+
 int main(void)
 {
     test_conjugate_beats_steepest();
     test_bad_settings();
     test_train_loop();
+    test_resume();
     return harness_done();
 }
