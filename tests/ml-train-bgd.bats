@@ -103,13 +103,6 @@ channel() {
 
 # ---- --resume: a BGD run stopped and resumed ends as if it had never stopped
 
-PARAMS="/params/h0/W /params/h0/b /params/y/W /params/y/b"
-
-same_params() {
-    for p in $PARAMS; do
-        [ "$(h5_data "$1" $p)" = "$(h5_data "$2" $p)" ] || return 1
-    done
-}
 
 # The value of attribute $3 of object $2 in file $1.
 h5_attr() {

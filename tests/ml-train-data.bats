@@ -9,11 +9,7 @@ bats_require_minimum_version 1.5.0
 load test_helper
 
 setup() {
-    T=$BATS_TEST_TMPDIR/w
-    mkdir -p "$T"
-    cd "$T"
-    make_blobs_train_valid
-    write_blobs_experiment exp.yaml
+    enter_blobs_workdir
 }
 
 # with_sets IN OUT TRAIN-EXTRA VALID-EXTRA: exp.yaml with more parameters

@@ -9,20 +9,9 @@ bats_require_minimum_version 1.5.0
 load test_helper
 
 setup() {
-    T=$BATS_TEST_TMPDIR/w
-    mkdir -p "$T"
-    cd "$T"
-    make_blobs_train_valid
-    write_blobs_experiment exp.yaml
+    enter_blobs_workdir
 }
 
-PARAMS="/params/h0/W /params/h0/b /params/y/W /params/y/b"
-
-same_params() {
-    for p in $PARAMS; do
-        [ "$(h5_data "$1" $p)" = "$(h5_data "$2" $p)" ] || return 1
-    done
-}
 
 # Training state that resumes: Momentum, Dropout masks, MonitorBased, and a
 # learning rate decaying by the batch.  $1: epochs (default 4).

@@ -8,11 +8,7 @@ bats_require_minimum_version 1.5.0
 load test_helper
 
 setup() {
-    T=$BATS_TEST_TMPDIR/w
-    mkdir -p "$T"
-    cd "$T"
-    make_blobs_train_valid
-    write_blobs_experiment exp.yaml
+    enter_blobs_workdir
 }
 
 @test "streamed sequential batches train the model the file in memory trains, bit for bit" {

@@ -249,6 +249,28 @@ write_blobs_experiment() {
 YAML
 }
 
+# enter_blobs_workdir: a folder of the test's own (bats keeps files of its own
+# in $BATS_TEST_TMPDIR) as the current directory, with train.h5, valid.h5 and
+# exp.yaml of make_blobs_train_valid and write_blobs_experiment.
+enter_blobs_workdir() {
+    T=$BATS_TEST_TMPDIR/w
+    mkdir -p "$T"
+    cd "$T"
+    make_blobs_train_valid
+    write_blobs_experiment exp.yaml
+}
+
+# same_params A.h5 B.h5: whether two model files hold the same parameters,
+# byte for byte (every dataset under /params).
+same_params() {
+    local p n=0
+    for p in $(h5ls -r "$1/params" | awk '$2 == "Dataset" { print "/params" $1 }'); do
+        [ "$(h5_data "$1" "$p")" = "$(h5_data "$2" "$p")" ] || return 1
+        n=$((n + 1))
+    done
+    [ "$n" -gt 0 ]
+}
+
 # without_seconds FILE: ml-train's monitor stream in FILE without the columns
 # that measure time (their names contain "seconds"), to compare two runs.
 without_seconds() {

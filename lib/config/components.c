@@ -1785,6 +1785,60 @@ static ml_status add_monitoring(ml_sgd *s, const char *name, void *dataset)
     return ML_OK;
 }
 
+/* monitoring_dataset: one dataset (channels without prefix) or a mapping of names to datasets. */
+static ml_status read_monitoring_datasets(ml_cfg_args *a, ml_sgd *s)
+{
+    const ml_cfg_node *mon = ml_cfg_args_node(a, "monitoring_dataset");
+    if (!mon)
+        return ML_OK;
+    ml_cfg_ctx *ctx = ml_cfg_args_ctx(a);
+    void *obj;
+    ml_status st = ML_OK;
+    if (mon->kind == ML_CFG_MAP && mon->tag) {
+        if ((st = ml_cfg_instantiate(ctx, mon, "dataset", &obj)) == ML_OK)
+            st = add_monitoring(s, "", obj);
+    } else if (mon->kind == ML_CFG_MAP) {
+        for (size_t i = 0; st == ML_OK && i < mon->n; i++)
+            if ((st = ml_cfg_instantiate(ctx, mon->items[i], "dataset", &obj)) == ML_OK)
+                st = add_monitoring(s, mon->keys[i], obj);
+    } else {
+        st = ml_cfg_args_error(a, "monitoring_dataset", ML_EINVAL, "must be a dataset or a mapping of names to datasets");
+    }
+    return st;
+}
+
+static ml_status args_positive(ml_cfg_args *a, const char *name, int64_t *v)
+{
+    ML_TRY(ml_cfg_args_int64(a, name, v));
+    if (*v < 1)
+        return ml_cfg_args_error(a, name, ML_EINVAL, "must be at least 1");
+    return ML_OK;
+}
+
+/* What SGD and BGD read alike: the monitor's batches, the cost, the criterion,
+ * the seed and the monitoring datasets. */
+static ml_status read_algorithm_args(ml_cfg_args *a, ml_sgd *s)
+{
+    void *obj;
+    int64_t v;
+    ml_status st = ML_OK;
+    if (ml_cfg_args_has(a, "monitoring_batch_size") && (st = args_positive(a, "monitoring_batch_size", &v)) == ML_OK)
+        s->monitoring_batch_size = v;
+    if (st == ML_OK && ml_cfg_args_has(a, "monitoring_batches") &&
+        (st = args_positive(a, "monitoring_batches", &v)) == ML_OK)
+        s->monitoring_batches = v;
+    if (st == ML_OK && ml_cfg_args_has(a, "cost") && (st = ml_cfg_args_object(a, "cost", NULL, &obj)) == ML_OK)
+        s->cost = obj;
+    if (st == ML_OK && ml_cfg_args_has(a, "termination_criterion") &&
+        (st = ml_cfg_args_object(a, "termination_criterion", NULL, &obj)) == ML_OK)
+        s->termination = obj;
+    if (st == ML_OK)
+        st = read_seed(a, "seed", &s->seed);
+    if (st == ML_OK)
+        st = read_monitoring_datasets(a, s);
+    return st;
+}
+
 static ml_status sgd_construct(ml_cfg_args *a, void **out)
 {
     ml_sgd *s = ml_malloc(sizeof *s);
@@ -1793,29 +1847,13 @@ static ml_status sgd_construct(ml_cfg_args *a, void **out)
     ml_sgd_init(s);
     const char *mode;
     void *obj;
-    int64_t v;
     ml_status st = ml_cfg_args_float(a, "learning_rate", &s->learning_rate);
     if (st == ML_OK && !(s->learning_rate > 0))
         st = ml_cfg_args_error(a, "learning_rate", ML_EINVAL, "must be positive");
     if (st == ML_OK && (st = ml_cfg_args_int64(a, "batch_size", &s->batch_size)) == ML_OK && s->batch_size < 1)
         st = ml_cfg_args_error(a, "batch_size", ML_EINVAL, "must be at least 1");
-    if (st == ML_OK && ml_cfg_args_has(a, "monitoring_batch_size") &&
-        (st = ml_cfg_args_int64(a, "monitoring_batch_size", &v)) == ML_OK) {
-        if (v < 1)
-            st = ml_cfg_args_error(a, "monitoring_batch_size", ML_EINVAL, "must be at least 1");
-        s->monitoring_batch_size = v;
-    }
-    if (st == ML_OK && ml_cfg_args_has(a, "monitoring_batches") &&
-        (st = ml_cfg_args_int64(a, "monitoring_batches", &v)) == ML_OK) {
-        if (v < 1)
-            st = ml_cfg_args_error(a, "monitoring_batches", ML_EINVAL, "must be at least 1");
-        s->monitoring_batches = v;
-    }
-    if (st == ML_OK && ml_cfg_args_has(a, "cost") && (st = ml_cfg_args_object(a, "cost", NULL, &obj)) == ML_OK)
-        s->cost = obj;
-    if (st == ML_OK && ml_cfg_args_has(a, "termination_criterion") &&
-        (st = ml_cfg_args_object(a, "termination_criterion", NULL, &obj)) == ML_OK)
-        s->termination = obj;
+    if (st == ML_OK)
+        st = read_algorithm_args(a, s);
     if (st == ML_OK && ml_cfg_args_has(a, "learning_rule") &&
         (st = ml_cfg_args_object(a, "learning_rule", NULL, &obj)) == ML_OK) {
         const ml_learning_rule *r = obj;
@@ -1842,22 +1880,6 @@ static ml_status sgd_construct(ml_cfg_args *a, void **out)
             st = ml_cfg_args_error(a, "train_iteration_mode", ML_EINVAL,
                                    "must be 'sequential', 'shuffled_sequential', 'random_slice', 'random_uniform' "
                                    "or 'batchwise_shuffled_sequential', not '%s'", mode);
-    }
-    if (st == ML_OK)
-        st = read_seed(a, "seed", &s->seed);
-    const ml_cfg_node *mon = ml_cfg_args_node(a, "monitoring_dataset");
-    if (st == ML_OK && mon) {
-        ml_cfg_ctx *ctx = ml_cfg_args_ctx(a);
-        if (mon->kind == ML_CFG_MAP && mon->tag) {
-            if ((st = ml_cfg_instantiate(ctx, mon, "dataset", &obj)) == ML_OK)
-                st = add_monitoring(s, "", obj);
-        } else if (mon->kind == ML_CFG_MAP) {
-            for (size_t i = 0; st == ML_OK && i < mon->n; i++)
-                if ((st = ml_cfg_instantiate(ctx, mon->items[i], "dataset", &obj)) == ML_OK)
-                    st = add_monitoring(s, mon->keys[i], obj);
-        } else {
-            st = ml_cfg_args_error(a, "monitoring_dataset", ML_EINVAL, "must be a dataset or a mapping of names to datasets");
-        }
     }
     if (st != ML_OK) {
         sgd_destroy(s);
@@ -1914,14 +1936,6 @@ static void bgd_destroy(void *p)
 }
 
 /* A positive int64 parameter. */
-static ml_status args_positive(ml_cfg_args *a, const char *name, int64_t *v)
-{
-    ML_TRY(ml_cfg_args_int64(a, name, v));
-    if (*v < 1)
-        return ml_cfg_args_error(a, name, ML_EINVAL, "must be at least 1");
-    return ML_OK;
-}
-
 static ml_status bgd_construct(ml_cfg_args *a, void **out)
 {
     ml_bgd *b = ml_malloc(sizeof *b);
@@ -1930,8 +1944,6 @@ static ml_status bgd_construct(ml_cfg_args *a, void **out)
     ml_bgd_init(b);
     ml_sgd *s = &b->base;
     const char *text;
-    void *obj;
-    int64_t v;
     ml_status st = args_positive(a, "batch_size", &s->batch_size);
     if (st == ML_OK)
         st = args_positive(a, "batches_per_iter", &b->batches_per_iter);
@@ -1954,17 +1966,8 @@ static ml_status bgd_construct(ml_cfg_args *a, void **out)
     if (st == ML_OK && (st = ml_cfg_args_float(a, "init_alpha", &b->init_alpha)) == ML_OK &&
         !(b->init_alpha > 0 && isfinite(b->init_alpha)))
         st = ml_cfg_args_error(a, "init_alpha", ML_EINVAL, "must be positive");
-    if (st == ML_OK && ml_cfg_args_has(a, "monitoring_batch_size") &&
-        (st = args_positive(a, "monitoring_batch_size", &v)) == ML_OK)
-        s->monitoring_batch_size = v;
-    if (st == ML_OK && ml_cfg_args_has(a, "monitoring_batches") &&
-        (st = args_positive(a, "monitoring_batches", &v)) == ML_OK)
-        s->monitoring_batches = v;
-    if (st == ML_OK && ml_cfg_args_has(a, "cost") && (st = ml_cfg_args_object(a, "cost", NULL, &obj)) == ML_OK)
-        s->cost = obj;
-    if (st == ML_OK && ml_cfg_args_has(a, "termination_criterion") &&
-        (st = ml_cfg_args_object(a, "termination_criterion", NULL, &obj)) == ML_OK)
-        s->termination = obj;
+    if (st == ML_OK)
+        st = read_algorithm_args(a, s);
     if (st == ML_OK && (st = ml_cfg_args_string(a, "train_iteration_mode", &text)) == ML_OK) {
         int m = ml_iteration_mode_parse(text);
         if (m == ML_ITER_SEQUENTIAL || m == ML_ITER_SHUFFLED_SEQUENTIAL || m == ML_ITER_BATCHWISE_SHUFFLED_SEQUENTIAL)
@@ -1973,22 +1976,6 @@ static ml_status bgd_construct(ml_cfg_args *a, void **out)
             st = ml_cfg_args_error(a, "train_iteration_mode", ML_EINVAL,
                                    "must be 'shuffled_sequential', 'sequential' or 'batchwise_shuffled_sequential' "
                                    "(each example once an epoch), not '%s'", text);
-    }
-    if (st == ML_OK)
-        st = read_seed(a, "seed", &s->seed);
-    const ml_cfg_node *mon = ml_cfg_args_node(a, "monitoring_dataset");
-    if (st == ML_OK && mon) {
-        ml_cfg_ctx *ctx = ml_cfg_args_ctx(a);
-        if (mon->kind == ML_CFG_MAP && mon->tag) {
-            if ((st = ml_cfg_instantiate(ctx, mon, "dataset", &obj)) == ML_OK)
-                st = add_monitoring(s, "", obj);
-        } else if (mon->kind == ML_CFG_MAP) {
-            for (size_t i = 0; st == ML_OK && i < mon->n; i++)
-                if ((st = ml_cfg_instantiate(ctx, mon->items[i], "dataset", &obj)) == ML_OK)
-                    st = add_monitoring(s, mon->keys[i], obj);
-        } else {
-            st = ml_cfg_args_error(a, "monitoring_dataset", ML_EINVAL, "must be a dataset or a mapping of names to datasets");
-        }
     }
     if (st != ML_OK) {
         bgd_destroy(b);
