@@ -96,11 +96,12 @@ interrupted_run() {
     done
 }
 
-@test "SIGKILL at random moments loses at most an epoch, leaves no broken file, and resumes exactly" {
+@test "SIGKILL at random moments loses at most an epoch, leaves no broken file nor temporaries, and resumes exactly" {
     write_long_experiment
     result=$(interrupted_run KILL)
     same_params straight.h5 model.h5
-    rm -f .model.h5.tmp.*
+    # the temporaries of killed runs are removed by the next write of the file
+    [ -z "$(ls -A | grep '^\.model\.h5\.tmp' || true)" ]
     echo "# $result" >&3
 }
 

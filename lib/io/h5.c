@@ -2,8 +2,10 @@
  * CONVENTIONS.md (the file-image recipe for pipes). */
 #include "io/h5.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -582,6 +584,36 @@ static hid_t create_plist(void)
     return fcpl;
 }
 
+/* Temporaries of earlier writes of base in dir whose process is gone (killed
+ * before its commit or its cleanup: SIGKILL, a crash) are removed, so that
+ * checkpoints written again and again do not pile them up.  A temporary of a
+ * process that still runs, or of another host's process id, is left. */
+static void remove_stale_temporaries(const char *path, int dir_len, const char *base)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", dir_len ? dir_len : 1, dir_len ? path : ".");
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char prefix[1024];
+    int n = snprintf(prefix, sizeof prefix, ".%s.tmp.", base);
+    struct dirent *e;
+    while (n > 0 && (size_t)n < sizeof prefix && (e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, (size_t)n) != 0)
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + n, &end, 10);
+        if (end == e->d_name + n || *end != '.' || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            char stale[8192];
+            snprintf(stale, sizeof stale, "%.*s%s", dir_len, path, e->d_name);
+            unlink(stale);
+        }
+    }
+    closedir(d);
+}
+
 ml_status ml_h5_create(const char *path, ml_h5_file **out)
 {
     h5_init();
@@ -607,6 +639,7 @@ ml_status ml_h5_create(const char *path, ml_h5_file **out)
         return s;
     }
     int dir_len = slash ? (int)(slash - path + 1) : 0;
+    remove_stale_temporaries(path, dir_len, base);
 
     ml_h5_file *f = file_new(path, MODE_WRITE_PATH);
     if (!f)

@@ -12,7 +12,9 @@
  * and renames it into place; ml_h5_close() without a successful commit removes
  * the temporary.  So a failed or interrupted write never leaves a half-written
  * file under the final name, and an existing file of that name stays as it
- * was until the commit.  Path "-" builds the file in memory and the commit
+ * was until the commit.  A temporary left by a process killed while writing
+ * is removed by the next ml_h5_create of the same name (once that process is
+ * gone).  Path "-" builds the file in memory and the commit
  * writes its image to standard output.  The usual pattern:
  *
  *     ml_h5_file *f;
