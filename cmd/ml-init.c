@@ -25,7 +25,7 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 written, 1 failed, 2 usage error.\n";
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv, const char **overrides, char *command)
 {
     static const struct option long_options[] = {
         {"set", required_argument, NULL, 's'},   {"output", required_argument, NULL, 'o'},
@@ -33,8 +33,6 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
-    const char **overrides = calloc((size_t)argc + 2, sizeof *overrides);
-    char *command = ml_command_line(argc, argv); /* before getopt reorders argv */
     const char *output = NULL, *device_name = NULL;
     int n_overrides = 0, quiet = 0, verbose = 0, status, c;
     int64_t seed = -1;
@@ -65,17 +63,24 @@ int main(int argc, char **argv)
         (status = cli_check_writable(path)))
         return status;
     ml_experiment *e = NULL;
-    if (ml_experiment_load(argv[optind], n_overrides, overrides, seed, &e) != ML_OK) {
-        free(overrides);
-        ml_free(command);
+    if (ml_experiment_load(argv[optind], n_overrides, overrides, seed, &e) != ML_OK)
         return cli_failed();
-    }
     ml_model_meta meta = {.model_spec = e->model_spec, .experiment = e->text, .command = command};
     status = ml_model_save(path, e->model, &meta, NULL) == ML_OK ? 0 : cli_failed();
     if (status == 0 && strcmp(path, "-") != 0)
         ml_info("wrote %s", path);
-    ml_free(command);
     ml_experiment_free(e);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    /* Both outlive every return of run(); the command line is taken before
+     * getopt reorders argv. */
+    const char **overrides = calloc((size_t)argc + 2, sizeof *overrides);
+    char *command = ml_command_line(argc, argv);
+    int status = run(argc, argv, overrides, command);
+    ml_free(command);
     free(overrides);
     return status;
 }

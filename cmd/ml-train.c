@@ -115,7 +115,7 @@ static ml_status load_resumed(const char *path, int n_overrides, const char *con
     return st;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv, const char **overrides, char *command)
 {
     static const struct option long_options[] = {
         {"set", required_argument, NULL, 's'},     {"output", required_argument, NULL, 'o'},
@@ -125,8 +125,6 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
-    const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
-    char *command = ml_command_line(argc, argv); /* before getopt reorders argv */
     int n_overrides = 0, quiet = 0, verbose = 0, status;
     const char *output = NULL, *model_path = NULL, *device_name = NULL, *resume = NULL;
     int64_t threads = 0, seed = -1;
@@ -230,6 +228,16 @@ int main(int argc, char **argv)
     }
 done:
     ml_experiment_free(e);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    /* Both outlive every return of run(); the command line is taken before
+     * getopt reorders argv. */
+    const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
+    char *command = ml_command_line(argc, argv);
+    int status = run(argc, argv, overrides, command);
     ml_free(command);
     free(overrides);
     return status;

@@ -84,7 +84,8 @@ ml_node *graph_add_node(ml_graph *g, ml_op op, ml_dtype dtype, int ndim, const i
     n->op = op;
     n->dtype = dtype;
     n->ndim = ndim;
-    memcpy(n->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim > 0)
+        memcpy(n->shape, shape, (size_t)ndim * sizeof *shape);
     n->n_in = n_in;
     n->graph = g;
     g->nodes[g->n_nodes++] = n;
