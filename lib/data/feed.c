@@ -518,10 +518,11 @@ ml_status ml_feed_next(ml_feed *f, ml_tensor **x, ml_tensor **y, int *more)
             ml_tensor hx, hy;
             ml_tensor_point_rows(&hx, s->x, 0, s->count);
             point_batch(f, f->bx, f->by, 0, s->count, x, y);
-            ML_TRY(ml_tensor_copy(*x, &hx));
+            /* Queued behind the previous step, which may still read the device batch. */
+            ML_TRY(ml_tensor_upload_queued(*x, &hx));
             if (s->y) {
                 ml_tensor_point_rows(&hy, s->y, 0, s->count);
-                ML_TRY(ml_tensor_copy(*y, &hy));
+                ML_TRY(ml_tensor_upload_queued(*y, &hy));
             }
         }
         *more = 1;

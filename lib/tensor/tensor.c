@@ -32,7 +32,7 @@ static ml_status cpu_fill_zero(void *ptr, size_t bytes)
 }
 
 static const ml_device_memory cpu_memory = {"cpu", cpu_alloc, ml_free, cpu_copy_host,
-                                            cpu_copy_same, cpu_fill_zero};
+                                            cpu_copy_same, cpu_fill_zero, NULL};
 
 static const ml_device_memory *device_memory[ML_N_DEVICES] = {&cpu_memory, NULL};
 
@@ -283,6 +283,15 @@ ml_status ml_tensor_copy(ml_tensor *dst, const ml_tensor *src)
         return device_memory[src->device]->copy_host(s, d, bytes, 0);
     return ml_error(ML_EDEVICE, "no copy between devices '%s' and '%s'", ml_device_name(src->device),
                     ml_device_name(dst->device));
+}
+
+ml_status ml_tensor_upload_queued(ml_tensor *dst, const ml_tensor *src)
+{
+    const ml_device_memory *m = device_memory[dst->device];
+    if (src->device != ML_CPU || dst->device == ML_CPU || !m->upload_queued || dst->dtype != src->dtype ||
+        ml_tensor_numel(dst) != ml_tensor_numel(src))
+        return ml_tensor_copy(dst, src);
+    return m->upload_queued(ml_tensor_data(dst), ml_tensor_data(src), ml_tensor_nbytes(src));
 }
 
 ml_tensor *ml_tensor_to(const ml_tensor *t, ml_device device)

@@ -28,6 +28,11 @@ typedef struct {
     ml_status (*copy_host)(void *device_ptr, void *host_ptr, size_t bytes, int to_device);
     ml_status (*copy_same)(void *dst, const void *src, size_t bytes);
     ml_status (*fill_zero)(void *ptr, size_t bytes);
+    /* Host to device without waiting for the device's queue: returns once the
+     * host memory may be reused, the copy ordered after the work already queued
+     * (so it may overwrite what that work still reads only after it).  NULL:
+     * copy_host is used. */
+    ml_status (*upload_queued)(void *device_ptr, const void *host_ptr, size_t bytes);
 } ml_device_memory;
 
 void ml_device_memory_register(ml_device device, const ml_device_memory *memory);
@@ -80,6 +85,9 @@ char *ml_shape_format(int ndim, const int64_t *shape, char *buf, size_t size);
 
 /* Copies contents (same dtype and element count; any devices). */
 ml_status ml_tensor_copy(ml_tensor *dst, const ml_tensor *src);
+/* As ml_tensor_copy from a host tensor, without waiting for the device's queued
+ * work (upload_queued above): the batches of a streamed dataset. */
+ml_status ml_tensor_upload_queued(ml_tensor *dst, const ml_tensor *src);
 /* A new tensor with the same contents on `device`. */
 ml_tensor *ml_tensor_to(const ml_tensor *t, ml_device device);
 ml_status ml_tensor_zero(ml_tensor *t);

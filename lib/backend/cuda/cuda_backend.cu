@@ -98,6 +98,17 @@ static ml_status cuda_copy_host(void *device_ptr, void *host_ptr, size_t bytes, 
     return ML_OK;
 }
 
+/* From pageable host memory cudaMemcpyAsync returns once the bytes are staged,
+ * so the host buffer may be reused at once; the copy itself waits its turn on
+ * the stream behind the kernels queued before it. */
+static ml_status cuda_upload_queued(void *device_ptr, const void *host_ptr, size_t bytes)
+{
+    if (bytes == 0)
+        return ML_OK;
+    ML_CUDA_CHECK(cudaMemcpyAsync(device_ptr, host_ptr, bytes, cudaMemcpyHostToDevice, g_stream));
+    return ML_OK;
+}
+
 /* Ordered on the stream (no wait).  Overlapping ranges (memmove's case) are
  * copied in pieces no longer than their distance, in the safe direction. */
 static ml_status cuda_copy_same(void *dst, const void *src, size_t bytes)
@@ -134,7 +145,7 @@ static ml_status cuda_fill_zero(void *ptr, size_t bytes)
 }
 
 static const ml_device_memory cuda_memory = {"cuda", cuda_alloc, cuda_free, cuda_copy_host,
-                                             cuda_copy_same, cuda_fill_zero};
+                                             cuda_copy_same, cuda_fill_zero, cuda_upload_queued};
 
 /* ---- Matrix product ---- */
 
