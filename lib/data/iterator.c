@@ -88,6 +88,11 @@ int64_t ml_iter_n_batches(const ml_iter *it)
 
 ml_rng *ml_iter_rng(ml_iter *it) { return &it->rng; }
 
+const int32_t *ml_iter_order(const ml_iter *it)
+{
+    return it->o.mode == ML_ITER_SHUFFLED_SEQUENTIAL ? it->perm : NULL;
+}
+
 void ml_iter_begin_epoch(ml_iter *it)
 {
     it->next = 0;

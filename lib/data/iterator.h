@@ -68,5 +68,8 @@ int ml_iter_next(ml_iter *it, ml_batch *b);
 int64_t ml_iter_n_batches(const ml_iter *it);
 /* The random stream the orders are drawn from (to save and restore it). */
 ml_rng *ml_iter_rng(ml_iter *it);
+/* shuffled_sequential: this epoch's order of the rows (n_examples indices, into
+ * which every batch's index points); NULL for the other modes. */
+const int32_t *ml_iter_order(const ml_iter *it);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "core/alloc.h"
 #include "train/bgd.h"
 
@@ -63,6 +64,7 @@ struct ml_bgd_run {
     ml_batch *group;                      /* the batches of the current group */
     int64_t n_group, group_rows;
     ml_tensor *batch_x, *batch_y;         /* gathered rows of a shuffled batch */
+    ml_tensor *order;                     /* the epoch's order of the rows, on the device (shuffled) */
     const int32_t *gathered;              /* the index list now in batch_x (skip re-gathering) */
     int64_t gathered_count;
     double alpha;                         /* carried step */
@@ -104,6 +106,7 @@ void ml_bgd_run_free(ml_bgd_run *r)
     ml_free(r->group);
     ml_tensor_free(r->batch_x);
     ml_tensor_free(r->batch_y);
+    ml_tensor_free(r->order);
     ml_free(r);
 }
 
@@ -226,9 +229,6 @@ ml_status ml_bgd_run_new(const ml_bgd *cfg, ml_model *model, const ml_dataset *d
         base->iteration != ML_ITER_BATCHWISE_SHUFFLED_SEQUENTIAL)
         return ml_error(ML_EINVAL, "BGD: train_iteration_mode %s does not visit each example once an epoch",
                         ml_iteration_mode_name(base->iteration));
-    if (device != ML_CPU && ml_iteration_mode_gathers(base->iteration))
-        return ml_error(ML_EDEVICE, "BGD: %s batches on %s are not supported yet",
-                        ml_iteration_mode_name(base->iteration), ml_device_name(device));
     ml_bgd_run *r = ml_calloc(1, sizeof *r);
     if (!r)
         return ML_ENOMEM;
@@ -264,6 +264,9 @@ ml_status ml_bgd_run_new(const ml_bgd *cfg, ml_model *model, const ml_dataset *d
         if (!r->batch_x || !r->batch_y)
             st = ML_ENOMEM;
     }
+    if (st == ML_OK && ml_iteration_mode_gathers(base->iteration) &&
+        !(r->order = ml_tensor_new(ML_I32, 1, (int64_t[]){rows}, device)))
+        st = ML_ENOMEM;
     if (st == ML_OK)
         st = build(r, device);
     if (st != ML_OK) {
@@ -275,29 +278,26 @@ ml_status ml_bgd_run_new(const ml_bgd *cfg, ml_model *model, const ml_dataset *d
 }
 
 /* Points xb/yb at minibatch b of the group (gathering its rows when shuffled). */
-static void bind_batch(ml_bgd_run *r, const ml_batch *b, ml_tensor *xb, ml_tensor *yb)
+static ml_status bind_batch(ml_bgd_run *r, const ml_batch *b, ml_tensor *xb, ml_tensor *yb)
 {
     const ml_dataset *d = r->data;
     if (!b->index) {
         ml_tensor_point_rows(xb, d->X, b->start, b->count);
         ml_tensor_point_rows(yb, d->y, b->start, b->count);
-        return;
-    }
-    if (r->gathered != b->index || r->gathered_count != b->count) {
-        int64_t n = ml_dataset_n_examples(d);
-        size_t x_row = (size_t)ml_dataset_n_features(d) * sizeof(float);
-        size_t y_row = (size_t)(ml_tensor_numel(d->y) / (n ? n : 1)) * 4;
-        const char *X = ml_tensor_data(d->X), *Y = ml_tensor_data(d->y);
-        char *bx = ml_tensor_data(r->batch_x), *by = ml_tensor_data(r->batch_y);
-        for (int64_t i = 0; i < b->count; i++) {
-            memcpy(bx + (size_t)i * x_row, X + (size_t)b->index[i] * x_row, x_row);
-            memcpy(by + (size_t)i * y_row, Y + (size_t)b->index[i] * y_row, y_row);
-        }
-        r->gathered = b->index;
-        r->gathered_count = b->count;
+        return ML_OK;
     }
     ml_tensor_point_rows(xb, r->batch_x, 0, b->count);
     ml_tensor_point_rows(yb, r->batch_y, 0, b->count);
+    if (r->gathered != b->index || r->gathered_count != b->count) {
+        /* The batch's indices are a slice of the epoch's order, already on the device. */
+        ml_tensor index;
+        ml_tensor_point_rows(&index, r->order, b->index - ml_iter_order(r->iter), b->count);
+        ML_TRY(ml_gather_rows(xb, d->X, &index));
+        ML_TRY(ml_gather_rows(yb, d->y, &index));
+        r->gathered = b->index;
+        r->gathered_count = b->count;
+    }
+    return ML_OK;
 }
 
 /* The group's objective (the mean cost over its examples) at the current
@@ -310,7 +310,7 @@ static ml_status group_pass(ml_bgd_run *r, int accumulate, double *objective)
     double sum = 0;
     for (int64_t k = 0; k < r->n_group; k++) {
         const ml_batch *b = &r->group[k];
-        bind_batch(r, b, &xb, &yb);
+        ML_TRY(bind_batch(r, b, &xb, &yb));
         r->keep = k == 0 ? 0.0f : 1.0f;
         r->weight = (float)((double)b->count / (double)r->group_rows);
         ML_TRY(ml_fn_call(fn, in));
@@ -501,6 +501,13 @@ ml_status ml_bgd_epoch(ml_bgd_run *r, int64_t epoch, volatile sig_atomic_t *stop
     ml_rng_get_state(ml_iter_rng(r->iter), r->epoch_rng);
     ml_iter_begin_epoch(r->iter);
     r->gathered = NULL; /* a new permutation */
+    if (r->order) { /* sent to the data's device once an epoch */
+        int64_t n = r->order->shape[0];
+        ml_tensor *host = ml_tensor_wrap(ML_I32, 1, &n, (void *)ml_iter_order(r->iter));
+        ml_status st = host ? ml_tensor_copy(r->order, host) : ML_ENOMEM;
+        ml_tensor_free(host);
+        ML_TRY(st);
+    }
     r->in_epoch = 1;
     int64_t skip = r->skip_groups; /* done before the state was saved */
     r->skip_groups = 0;

@@ -27,9 +27,10 @@
  * again from init_alpha.
  *
  * An epoch is one pass of the groups over the training data, in the order of
- * the iteration mode (Pylearn2 always shuffles; sequential also runs on
- * devices without gathering rows).  Everything runs through compiled graph
- * functions (ml_fn) and ml_tensor_copy, so it runs on any device. */
+ * the iteration mode (Pylearn2 always shuffles; shuffled rows are gathered on
+ * the data's device from the epoch's order, sent there once an epoch).
+ * Everything runs through compiled graph functions (ml_fn), ml_tensor_copy and
+ * the GATHER_ROWS kernel, so it runs on any device. */
 #ifndef ML_TRAIN_BGD_H
 #define ML_TRAIN_BGD_H
 
