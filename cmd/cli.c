@@ -145,3 +145,14 @@ int cli_check_writable(const char *path)
         return cli_error("%s: cannot create: %s", path, strerror(err));
     return 0;
 }
+
+int cli_main_with_overrides(int argc, char **argv, int extra,
+                            int (*run)(int argc, char **argv, const char **overrides, char *command))
+{
+    const char **overrides = calloc((size_t)(argc + extra), sizeof *overrides);
+    char *command = ml_command_line(argc, argv);
+    int status = run(argc, argv, overrides, command);
+    ml_free(command);
+    free(overrides);
+    return status;
+}

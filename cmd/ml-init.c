@@ -75,12 +75,5 @@ static int run(int argc, char **argv, const char **overrides, char *command)
 
 int main(int argc, char **argv)
 {
-    /* Both outlive every return of run(); the command line is taken before
-     * getopt reorders argv. */
-    const char **overrides = calloc((size_t)argc + 2, sizeof *overrides);
-    char *command = ml_command_line(argc, argv);
-    int status = run(argc, argv, overrides, command);
-    ml_free(command);
-    free(overrides);
-    return status;
+    return cli_main_with_overrides(argc, argv, 2, run);
 }

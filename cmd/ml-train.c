@@ -233,12 +233,5 @@ done:
 
 int main(int argc, char **argv)
 {
-    /* Both outlive every return of run(); the command line is taken before
-     * getopt reorders argv. */
-    const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
-    char *command = ml_command_line(argc, argv);
-    int status = run(argc, argv, overrides, command);
-    ml_free(command);
-    free(overrides);
-    return status;
+    return cli_main_with_overrides(argc, argv, 1, run);
 }

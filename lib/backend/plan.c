@@ -114,3 +114,39 @@ ml_status ml_gather_plan_make(const ml_kernel_args *a, int64_t *rows, int64_t *r
     *row_words = ml_shape_numel(x->ndim - 1, x->shape + 1);
     return ML_OK;
 }
+
+/* x and y agree on every axis but `axis`. */
+static int same_but_axis(const ml_tensor *x, const ml_tensor *y, int axis)
+{
+    if (x->ndim != y->ndim || x->dtype != y->dtype)
+        return 0;
+    for (int i = 0; i < x->ndim; i++)
+        if (i != axis && x->shape[i] != y->shape[i])
+            return 0;
+    return 1;
+}
+
+const char *ml_concat_check(const ml_kernel_args *a, int *axis)
+{
+    const ml_tensor *out = &a->out;
+    *axis = ml_plan_axis(a->p.ip[0], out->ndim);
+    if (*axis < 0 || a->n_in < 1)
+        return "axis outside the output";
+    int64_t sum = 0;
+    for (int i = 0; i < a->n_in; i++) {
+        if (!same_but_axis(out, &a->in[i], *axis))
+            return "inputs differ from the output off the axis";
+        sum += a->in[i].shape[*axis];
+    }
+    return sum == out->shape[*axis] ? NULL : "input lengths do not add up to the output's";
+}
+
+const char *ml_slice_check(const ml_kernel_args *a, int *axis)
+{
+    const ml_tensor *out = &a->out, *in = &a->in[0];
+    *axis = ml_plan_axis(a->p.ip[0], out->ndim);
+    if (*axis < 0 || a->n_in < 1 || !same_but_axis(out, in, *axis))
+        return "input differs from the output off the axis";
+    int64_t start = a->p.ip[1];
+    return start >= 0 && start + out->shape[*axis] <= in->shape[*axis] ? NULL : "slice outside the input";
+}

@@ -66,6 +66,12 @@ typedef struct {
  * ML_EINVAL naming the shapes) and fills the plan. */
 ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g);
 
+/* CONCAT and SLICE: checks the inputs against the output along the op's axis,
+ * which *axis receives; NULL when they fit, else why not (for the backend's
+ * shape error). */
+const char *ml_concat_check(const ml_kernel_args *a, int *axis);
+const char *ml_slice_check(const ml_kernel_args *a, int *axis);
+
 /* GATHER_ROWS: checks x, index and out against each other (ML_ESHAPE naming the
  * shapes); *rows receives x's rows, *row_words the 32-bit words of one row. */
 ml_status ml_gather_plan_make(const ml_kernel_args *a, int64_t *rows, int64_t *row_words);

@@ -74,6 +74,22 @@ char *ml_strdup(const char *s)
     return p;
 }
 
+int ml_append_line(char **text, const char *line)
+{
+    size_t old = *text ? strlen(*text) : 0;
+    size_t add = strlen(line);
+    int newline = add == 0 || line[add - 1] != '\n';
+    char *p = ml_realloc(*text, old + add + (size_t)newline + 1);
+    if (!p)
+        return -1;
+    memcpy(p + old, line, add);
+    if (newline)
+        p[old + add++] = '\n';
+    p[old + add] = '\0';
+    *text = p;
+    return 0;
+}
+
 ml_alloc_stats ml_alloc_stats_get(void)
 {
     ml_alloc_stats s = {atomic_load(&n_allocations), atomic_load(&n_frees),

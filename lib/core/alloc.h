@@ -13,6 +13,10 @@ void *ml_calloc(size_t count, size_t size);
 void *ml_realloc(void *ptr, size_t bytes); /* not aligned beyond malloc's guarantee */
 void ml_free(void *ptr);
 char *ml_strdup(const char *s);
+/* Appends line to the ml_malloc'ed text *text (NULL: empty), adding a newline
+ * when line has none (provenance: one command a line).  0, or -1 out of memory
+ * (*text then as it was). */
+int ml_append_line(char **text, const char *line);
 
 typedef struct {
     uint64_t allocations; /* calls of ml_malloc/ml_calloc/ml_realloc since start */

@@ -235,20 +235,7 @@ ml_status ml_dataset_set_y_labels(ml_dataset *ds, const char *const *labels, int
 
 ml_status ml_dataset_add_provenance(ml_dataset *ds, const char *line)
 {
-    size_t old = ds->provenance ? strlen(ds->provenance) : 0;
-    size_t add = strlen(line);
-    int newline = add == 0 || line[add - 1] != '\n';
-    char *p = ml_realloc(ds->provenance, old + add + (size_t)newline + 1);
-    if (!p)
-        return ML_ENOMEM;
-    if (old == 0)
-        p[0] = '\0';
-    memcpy(p + old, line, add);
-    if (newline)
-        p[old + add++] = '\n';
-    p[old + add] = '\0';
-    ds->provenance = p;
-    return ML_OK;
+    return ml_append_line(&ds->provenance, line) == 0 ? ML_OK : ML_ENOMEM;
 }
 
 static int shell_safe(const char *s)

@@ -107,20 +107,7 @@ ml_status ml_transform_set_name(ml_transform *t, const char *name)
 
 ml_status ml_transform_add_provenance(ml_transform *t, const char *line)
 {
-    size_t old = t->provenance ? strlen(t->provenance) : 0;
-    size_t add = strlen(line);
-    int newline = add == 0 || line[add - 1] != '\n';
-    char *p = ml_realloc(t->provenance, old + add + (size_t)newline + 1);
-    if (!p)
-        return ML_ENOMEM;
-    if (old == 0)
-        p[0] = '\0';
-    memcpy(p + old, line, add);
-    if (newline)
-        p[old + add++] = '\n';
-    p[old + add] = '\0';
-    t->provenance = p;
-    return ML_OK;
+    return ml_append_line(&t->provenance, line) == 0 ? ML_OK : ML_ENOMEM;
 }
 
 /* A transform of kind `kind` on d features with a zeroed mean [d] (when

@@ -147,30 +147,14 @@ static ml_status copy_rows(word *d, int64_t dp, const word *s, int64_t sp, int64
     return ML_OK;
 }
 
-static int same_but_axis(const ml_tensor *x, const ml_tensor *y, int axis)
-{
-    if (x->ndim != y->ndim || x->dtype != y->dtype)
-        return 0;
-    for (int i = 0; i < x->ndim; i++)
-        if (i != axis && x->shape[i] != y->shape[i])
-            return 0;
-    return 1;
-}
 
 ml_status ml_cuda_concat(const ml_kernel_args *a)
 {
     const ml_tensor *out = &a->out;
-    int axis = ml_plan_axis(a->p.ip[0], out->ndim);
-    if (axis < 0 || a->n_in < 1)
-        return ml_cuda_shape_error(a, "axis outside the output");
-    int64_t sum = 0;
-    for (int i = 0; i < a->n_in; i++) {
-        if (!same_but_axis(out, &a->in[i], axis))
-            return ml_cuda_shape_error(a, "inputs differ from the output off the axis");
-        sum += a->in[i].shape[axis];
-    }
-    if (sum != out->shape[axis])
-        return ml_cuda_shape_error(a, "input lengths do not add up to the output's");
+    int axis;
+    const char *why = ml_concat_check(a, &axis);
+    if (why)
+        return ml_cuda_shape_error(a, why);
     int64_t outer, len, inner;
     ml_plan_split(out, axis, &outer, &len, &inner);
     word *o = (word *)ml_tensor_data(out);
@@ -186,12 +170,11 @@ ml_status ml_cuda_concat(const ml_kernel_args *a)
 ml_status ml_cuda_slice(const ml_kernel_args *a)
 {
     const ml_tensor *out = &a->out, *in = &a->in[0];
-    int axis = ml_plan_axis(a->p.ip[0], out->ndim);
-    if (axis < 0 || a->n_in < 1 || !same_but_axis(out, in, axis))
-        return ml_cuda_shape_error(a, "input differs from the output off the axis");
+    int axis;
+    const char *why = ml_slice_check(a, &axis);
+    if (why)
+        return ml_cuda_shape_error(a, why);
     int64_t start = a->p.ip[1], len_out = out->shape[axis], len_in = in->shape[axis];
-    if (start < 0 || start + len_out > len_in)
-        return ml_cuda_shape_error(a, "slice outside the input");
     int64_t outer, len, inner;
     ml_plan_split(out, axis, &outer, &len, &inner);
     return copy_rows((word *)ml_tensor_data(out), len_out * inner,
