@@ -150,3 +150,59 @@ const char *ml_slice_check(const ml_kernel_args *a, int *axis)
     int64_t start = a->p.ip[1];
     return start >= 0 && start + out->shape[*axis] <= in->shape[*axis] ? NULL : "slice outside the input";
 }
+
+const char *ml_sum_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS], float *scale)
+{
+    if (a->n_in < 1)
+        return "needs an input";
+    const ml_tensor *in = &a->in[0];
+    int64_t count;
+    for (int i = 0; i < ML_MAX_DIMS; i++)
+        reduced[i] = 0;
+    if (a->p.ip[0] == ML_ALL_AXES) {
+        if (ml_tensor_numel(&a->out) != 1)
+            return "a reduction over all axes gives one element";
+        for (int i = 0; i < in->ndim; i++)
+            reduced[i] = 1;
+        count = ml_tensor_numel(in);
+    } else {
+        int axis = ml_plan_axis(a->p.ip[0], in->ndim);
+        if (axis < 0 || !ml_plan_shape_minus_axis(in, axis, &a->out))
+            return "output is not the input less the axis";
+        reduced[axis] = 1;
+        count = in->shape[axis];
+    }
+    *scale = a->op == ML_OP_MEAN ? (float)(1.0 / (double)count) : 1.0f;
+    return NULL;
+}
+
+const char *ml_max_plan(const ml_kernel_args *a, int64_t *outer, int64_t *len, int64_t *inner)
+{
+    if (a->n_in < 1)
+        return "needs an input";
+    const ml_tensor *in = &a->in[0];
+    if (a->p.ip[0] == ML_ALL_AXES) {
+        if (ml_tensor_numel(&a->out) != 1)
+            return "a reduction over all axes gives one element";
+        *outer = *inner = 1;
+        *len = ml_tensor_numel(in);
+    } else {
+        int axis = ml_plan_axis(a->p.ip[0], in->ndim);
+        if (axis < 0 || !ml_plan_shape_minus_axis(in, axis, &a->out))
+            return "output is not the input less the axis";
+        ml_plan_split(in, axis, outer, len, inner);
+    }
+    return *len == 0 && *outer * *inner > 0 ? "maximum over an empty axis" : NULL;
+}
+
+const char *ml_gemm_plan(const ml_tensor *A, const ml_tensor *B, const ml_tensor *C, int ta, int tb, int64_t *M,
+                         int64_t *N, int64_t *K)
+{
+    if (A->ndim != 2 || B->ndim != 2 || C->ndim != 2)
+        return "operands must be matrices";
+    *M = ta ? A->shape[1] : A->shape[0];
+    *K = ta ? A->shape[0] : A->shape[1];
+    int64_t KB = tb ? B->shape[1] : B->shape[0];
+    *N = tb ? B->shape[0] : B->shape[1];
+    return *K == KB && C->shape[0] == *M && C->shape[1] == *N ? NULL : "inner dimensions or output shape differ";
+}

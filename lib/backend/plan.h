@@ -66,6 +66,19 @@ typedef struct {
  * ML_EINVAL naming the shapes) and fills the plan. */
 ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g);
 
+/* C = op(A) op(B) for 2-D row-major operands, op a transpose when ta / tb:
+ * *M, *N, *K of the product; NULL when the shapes fit, else why not. */
+const char *ml_gemm_plan(const ml_tensor *A, const ml_tensor *B, const ml_tensor *C, int ta, int tb, int64_t *M,
+                         int64_t *N, int64_t *K);
+
+/* SUM and MEAN: the axes reduced (reduced[i] = 1) and the factor of the result
+ * (1/count for MEAN); NULL when the output fits, else why not. */
+const char *ml_sum_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS], float *scale);
+
+/* MAX: the input as [outer, len, inner] with len the axis reduced (all of it
+ * for ML_ALL_AXES); NULL when the output fits and the axis is not empty. */
+const char *ml_max_plan(const ml_kernel_args *a, int64_t *outer, int64_t *len, int64_t *inner);
+
 /* CONCAT and SLICE: checks the inputs against the output along the op's axis,
  * which *axis receives; NULL when they fit, else why not (for the backend's
  * shape error). */

@@ -21,20 +21,15 @@ ml_status ml_cpu_shape_error(const ml_kernel_args *a, const char *why)
     return ml_error(ML_ESHAPE, "cpu %s: %s (out %s, in %s, %s)", ml_op_name(a->op), why, o, i0, i1);
 }
 
-/* out[M, N] = op(A) op(B), transposes by BLAS flags: the leading dimensions are
- * those of the stored matrices. */
-/* C = alpha op(A) op(B) + beta C for 2-D row-major A, B and C. */
+/* C = alpha op(A) op(B) + beta C for 2-D row-major A, B and C; transposes by
+ * BLAS flags, so the leading dimensions are those of the stored matrices. */
 static ml_status gemm_into(const ml_kernel_args *a, const ml_tensor *A, const ml_tensor *B, const ml_tensor *Ct,
                            int ta, int tb, float alpha, float beta)
 {
-    if (A->ndim != 2 || B->ndim != 2 || Ct->ndim != 2)
-        return ml_cpu_shape_error(a, "operands must be matrices");
-    int64_t M = ta ? A->shape[1] : A->shape[0];
-    int64_t K = ta ? A->shape[0] : A->shape[1];
-    int64_t KB = tb ? B->shape[1] : B->shape[0];
-    int64_t N = tb ? B->shape[0] : B->shape[1];
-    if (K != KB || Ct->shape[0] != M || Ct->shape[1] != N)
-        return ml_cpu_shape_error(a, "inner dimensions or output shape differ");
+    int64_t M, N, K;
+    const char *why = ml_gemm_plan(A, B, Ct, ta, tb, &M, &N, &K);
+    if (why)
+        return ml_cpu_shape_error(a, why);
     float *C = ml_tensor_f32(Ct);
     if (M == 0 || N == 0)
         return ML_OK;

@@ -168,14 +168,10 @@ static ml_status scale_add(float *x, const float *y, float scale, float weight, 
 static ml_status gemm_into(const ml_kernel_args *a, const ml_tensor *A, const ml_tensor *B, const ml_tensor *Ct,
                            int ta, int tb, float alpha, float beta)
 {
-    if (A->ndim != 2 || B->ndim != 2 || Ct->ndim != 2)
-        return ml_cuda_shape_error(a, "operands must be matrices");
-    int64_t M = ta ? A->shape[1] : A->shape[0];
-    int64_t K = ta ? A->shape[0] : A->shape[1];
-    int64_t KB = tb ? B->shape[1] : B->shape[0];
-    int64_t N = tb ? B->shape[0] : B->shape[1];
-    if (K != KB || Ct->shape[0] != M || Ct->shape[1] != N)
-        return ml_cuda_shape_error(a, "inner dimensions or output shape differ");
+    int64_t M, N, K;
+    const char *why = ml_gemm_plan(A, B, Ct, ta, tb, &M, &N, &K);
+    if (why)
+        return ml_cuda_shape_error(a, why);
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
         return ml_cuda_shape_error(a, "dimensions too large for cuBLAS");
     float *C = ml_cuda_f32(Ct);

@@ -409,25 +409,12 @@ static ml_status reduce_sum(const ml_kernel_args *a, const float *x, int nd, con
 
 ml_status ml_cuda_sum(const ml_kernel_args *a)
 {
-    if (a->n_in < 1)
-        return ml_cuda_shape_error(a, "needs an input");
+    int reduced[ML_MAX_DIMS];
+    float scale;
+    const char *why = ml_sum_plan(a, reduced, &scale);
+    if (why)
+        return ml_cuda_shape_error(a, why);
     const ml_tensor *in = &a->in[0];
-    int reduced[ML_MAX_DIMS] = {0};
-    int64_t count;
-    if (a->p.ip[0] == ML_ALL_AXES) {
-        if (ml_tensor_numel(&a->out) != 1)
-            return ml_cuda_shape_error(a, "a reduction over all axes gives one element");
-        for (int i = 0; i < in->ndim; i++)
-            reduced[i] = 1;
-        count = ml_tensor_numel(in);
-    } else {
-        int axis = ml_plan_axis(a->p.ip[0], in->ndim);
-        if (axis < 0 || !ml_plan_shape_minus_axis(in, axis, &a->out))
-            return ml_cuda_shape_error(a, "output is not the input less the axis");
-        reduced[axis] = 1;
-        count = in->shape[axis];
-    }
-    float scale = a->op == ML_OP_MEAN ? (float)(1.0 / (double)count) : 1.0f;
     return reduce_sum(a, ml_cuda_f32(in), in->ndim, in->shape, reduced, ml_cuda_f32(&a->out), scale);
 }
 
@@ -568,25 +555,13 @@ __global__ void k_col_argmax(float *__restrict__ o, int32_t *__restrict__ arg,
 
 ml_status ml_cuda_max(const ml_kernel_args *a)
 {
-    if (a->n_in < 1)
-        return ml_cuda_shape_error(a, "needs an input");
+    int64_t outer, len, inner;
+    const char *why = ml_max_plan(a, &outer, &len, &inner);
+    if (why)
+        return ml_cuda_shape_error(a, why);
     const ml_tensor *in = &a->in[0];
     if (ml_tensor_numel(in) > INT32_MAX)
         return ml_error(ML_EINVAL, "cuda max: input of more than 2^31 elements");
-    int64_t outer, len, inner;
-    if (a->p.ip[0] == ML_ALL_AXES) {
-        if (ml_tensor_numel(&a->out) != 1)
-            return ml_cuda_shape_error(a, "a reduction over all axes gives one element");
-        outer = inner = 1;
-        len = ml_tensor_numel(in);
-    } else {
-        int axis = ml_plan_axis(a->p.ip[0], in->ndim);
-        if (axis < 0 || !ml_plan_shape_minus_axis(in, axis, &a->out))
-            return ml_cuda_shape_error(a, "output is not the input less the axis");
-        ml_plan_split(in, axis, &outer, &len, &inner);
-    }
-    if (len == 0 && outer * inner > 0)
-        return ml_cuda_shape_error(a, "maximum over an empty axis");
     if (outer * inner == 0)
         return ML_OK;
     if (!a->aux)
