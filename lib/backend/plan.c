@@ -206,3 +206,14 @@ const char *ml_gemm_plan(const ml_tensor *A, const ml_tensor *B, const ml_tensor
     *N = tb ? B->shape[0] : B->shape[1];
     return *K == KB && C->shape[0] == *M && C->shape[1] == *N ? NULL : "inner dimensions or output shape differ";
 }
+
+int ml_plan_same_numel(const ml_kernel_args *a, int n_in)
+{
+    if (a->n_in < n_in)
+        return 0;
+    int64_t n = ml_tensor_numel(&a->out);
+    for (int i = 0; i < n_in; i++)
+        if (ml_tensor_numel(&a->in[i]) != n)
+            return 0;
+    return 1;
+}

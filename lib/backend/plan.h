@@ -71,6 +71,9 @@ ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g);
 const char *ml_gemm_plan(const ml_tensor *A, const ml_tensor *B, const ml_tensor *C, int ta, int tb, int64_t *M,
                          int64_t *N, int64_t *K);
 
+/* Whether the op has at least n_in inputs, each of as many elements as its output. */
+int ml_plan_same_numel(const ml_kernel_args *a, int n_in);
+
 /* SUM and MEAN: the axes reduced (reduced[i] = 1) and the factor of the result
  * (1/count for MEAN); NULL when the output fits, else why not. */
 const char *ml_sum_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS], float *scale);

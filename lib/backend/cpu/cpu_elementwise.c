@@ -125,20 +125,9 @@ ml_status ml_cpu_binary(const ml_kernel_args *a)
 
 /* ---- Same-shape elementwise ---- */
 
-static int same_numel(const ml_kernel_args *a, int n_in)
-{
-    if (a->n_in < n_in)
-        return 0;
-    int64_t n = ml_tensor_numel(&a->out);
-    for (int i = 0; i < n_in; i++)
-        if (ml_tensor_numel(&a->in[i]) != n)
-            return 0;
-    return 1;
-}
-
 ml_status ml_cpu_affine_scalar(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 1))
+    if (!ml_plan_same_numel(a, 1))
         return ml_cpu_shape_error(a, "input and output sizes differ");
     float *restrict o = ml_tensor_f32(&a->out);
     const float *restrict x = ml_tensor_f32(&a->in[0]);
@@ -164,7 +153,7 @@ ml_status ml_cpu_affine_scalar(const ml_kernel_args *a)
 
 ml_status ml_cpu_unary(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 1))
+    if (!ml_plan_same_numel(a, 1))
         return ml_cpu_shape_error(a, "input and output sizes differ");
     float *restrict o = ml_tensor_f32(&a->out);
     const float *restrict xp = ml_tensor_f32(&a->in[0]);
@@ -199,7 +188,7 @@ ml_status ml_cpu_unary(const ml_kernel_args *a)
 
 ml_status ml_cpu_unary_back(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 3))
+    if (!ml_plan_same_numel(a, 3))
         return ml_cpu_shape_error(a, "needs g, x, y of the output's size");
     float *restrict o = ml_tensor_f32(&a->out);
     const float *restrict gp = ml_tensor_f32(&a->in[0]);
@@ -227,7 +216,7 @@ ml_status ml_cpu_unary_back(const ml_kernel_args *a)
 
 ml_status ml_cpu_clip(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 1))
+    if (!ml_plan_same_numel(a, 1))
         return ml_cpu_shape_error(a, "input and output sizes differ");
     float *restrict o = ml_tensor_f32(&a->out);
     const float *restrict x = ml_tensor_f32(&a->in[0]);
@@ -242,7 +231,7 @@ ml_status ml_cpu_clip(const ml_kernel_args *a)
 
 ml_status ml_cpu_clip_back(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 2))
+    if (!ml_plan_same_numel(a, 2))
         return ml_cpu_shape_error(a, "needs g and x of the output's size");
     float *restrict o = ml_tensor_f32(&a->out);
     const float *restrict g = ml_tensor_f32(&a->in[0]);
@@ -294,7 +283,7 @@ static void philox_lanes(const uint32_t *restrict c0v, const uint32_t *restrict 
  * tested exactly as (float)(w >> 8) < p * 2^24 (both sides scaled by a power of 2). */
 ml_status ml_cpu_dropout(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 1))
+    if (!ml_plan_same_numel(a, 1))
         return ml_cpu_shape_error(a, "input and output sizes differ");
     if (!a->aux && ml_tensor_numel(&a->out) > 0)
         return ml_error(ML_EINVAL, "cpu dropout: no aux buffer for the mask");
@@ -337,7 +326,7 @@ ml_status ml_cpu_dropout(const ml_kernel_args *a)
 
 ml_status ml_cpu_dropout_back(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 1))
+    if (!ml_plan_same_numel(a, 1))
         return ml_cpu_shape_error(a, "gradient and output sizes differ");
     if (!a->aux && ml_tensor_numel(&a->out) > 0)
         return ml_error(ML_EINVAL, "cpu dropout_back: no aux mask");

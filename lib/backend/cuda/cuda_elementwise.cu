@@ -138,17 +138,6 @@ ml_status ml_cuda_binary(const ml_kernel_args *a)
 
 /* ---- Same-size elementwise ---- */
 
-static int same_numel(const ml_kernel_args *a, int n_in)
-{
-    if (a->n_in < n_in)
-        return 0;
-    int64_t n = ml_tensor_numel(&a->out);
-    for (int i = 0; i < n_in; i++)
-        if (ml_tensor_numel(&a->in[i]) != n)
-            return 0;
-    return 1;
-}
-
 __global__ void k_affine(float *__restrict__ o, const float *__restrict__ x, int64_t n, float c, float d)
 {
     ML_GRID_STRIDE(i, n)
@@ -157,7 +146,7 @@ __global__ void k_affine(float *__restrict__ o, const float *__restrict__ x, int
 
 ml_status ml_cuda_affine_scalar(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 1))
+    if (!ml_plan_same_numel(a, 1))
         return ml_cuda_shape_error(a, "input and output sizes differ");
     int64_t n = ml_tensor_numel(&a->out);
     if (n == 0)
@@ -226,7 +215,7 @@ __global__ void k_unary_back(float *__restrict__ o, const float *__restrict__ g,
 
 ml_status ml_cuda_unary(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 1))
+    if (!ml_plan_same_numel(a, 1))
         return ml_cuda_shape_error(a, "input and output sizes differ");
     int64_t n = ml_tensor_numel(&a->out);
     if (a->p.ip[0] < 0 || a->p.ip[0] >= ML_UNARY_COUNT)
@@ -251,7 +240,7 @@ ml_status ml_cuda_unary(const ml_kernel_args *a)
 
 ml_status ml_cuda_unary_back(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 3))
+    if (!ml_plan_same_numel(a, 3))
         return ml_cuda_shape_error(a, "needs g, x, y of the output's size");
     int64_t n = ml_tensor_numel(&a->out);
     if (a->p.ip[0] < 0 || a->p.ip[0] >= ML_UNARY_COUNT)
@@ -294,7 +283,7 @@ __global__ void k_clip_back(float *__restrict__ o, const float *__restrict__ g,
 
 ml_status ml_cuda_clip(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 1))
+    if (!ml_plan_same_numel(a, 1))
         return ml_cuda_shape_error(a, "input and output sizes differ");
     int64_t n = ml_tensor_numel(&a->out);
     if (n == 0)
@@ -307,7 +296,7 @@ ml_status ml_cuda_clip(const ml_kernel_args *a)
 
 ml_status ml_cuda_clip_back(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 2))
+    if (!ml_plan_same_numel(a, 2))
         return ml_cuda_shape_error(a, "needs g and x of the output's size");
     int64_t n = ml_tensor_numel(&a->out);
     if (n == 0)
@@ -382,7 +371,7 @@ __global__ void k_dropout_back(float *__restrict__ o, const float *__restrict__ 
 
 ml_status ml_cuda_dropout(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 1))
+    if (!ml_plan_same_numel(a, 1))
         return ml_cuda_shape_error(a, "input and output sizes differ");
     int64_t n = ml_tensor_numel(&a->out);
     if (n == 0)
@@ -401,7 +390,7 @@ ml_status ml_cuda_dropout(const ml_kernel_args *a)
 
 ml_status ml_cuda_dropout_back(const ml_kernel_args *a)
 {
-    if (!same_numel(a, 1))
+    if (!ml_plan_same_numel(a, 1))
         return ml_cuda_shape_error(a, "gradient and output sizes differ");
     int64_t n = ml_tensor_numel(&a->out);
     if (n == 0)
