@@ -2,7 +2,6 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -195,19 +194,13 @@ static int run(int argc, char **argv, const char **overrides, char *command)
         goto done;
     if ((model_path || resume) && (status = start_from(e->model, resume ? resume : model_path)) != 0)
         goto done;
-    /* A learning rate given with --resume replaces the one the run had reached. */
-    double resume_lr = 0;
-    for (int i = 0; resume && i < n_overrides; i++)
-        if (strncmp(overrides[i], "algorithm.learning_rate=", 24) == 0)
-            resume_lr = strtod(overrides[i] + 24, NULL);
     progress p = {.quiet = quiet};
     ml_train_opts opts = {.device = device,
                           .meta = {.model_spec = e->model_spec, .experiment = e->text, .command = command},
                           .on_record = print_record,
                           .user = &p,
                           .stop = &stop_signal,
-                          .resume = resume,
-                          .resume_learning_rate = resume_lr};
+                          .resume = resume};
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     /* A reader of the monitor stream that exits early (| head) must not kill the

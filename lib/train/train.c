@@ -683,7 +683,8 @@ static ml_status write_sgd_state(const run_state *s, ml_h5_file *f)
         ml_rule_var v = ml_rule_var_at((ml_rule *)s->rule, i);
         ML_TRY(ml_h5_attr_write_f64(f, TRAIN_STATE "/rule", v.name, *v.value));
     }
-    return ML_OK;
+    /* The experiment's rate, to tell on resume whether the experiment now gives another. */
+    return ml_h5_attr_write_f64(f, TRAIN_STATE "/rule", "configured_learning_rate", s->sgd->learning_rate);
 }
 
 static ml_status write_train_state(const void *state, ml_h5_file *f)
@@ -798,6 +799,12 @@ static ml_status read_sgd_state(run_state *s, ml_h5_file *f)
             return ml_error(ML_EFORMAT, "%s:%s/rule: no '%s': the file was trained with another learning rule", name,
                             TRAIN_STATE, v.name);
     }
+    /* A learning rate the resumed experiment changes (-s) applies from here on;
+     * otherwise the rate the run had reached (schedules) goes on. */
+    double configured;
+    ML_TRY(ml_h5_attr_read_f64(f, TRAIN_STATE "/rule", "configured_learning_rate", &configured));
+    if ((float)configured != s->sgd->learning_rate)
+        ml_rule_set_learning_rate(s->rule, s->sgd->learning_rate);
     return ML_OK;
 }
 
@@ -947,8 +954,6 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
         goto done;
     if (resume_file) {
         st = read_train_state(&s, resume_file);
-        if (st == ML_OK && opts->resume_learning_rate > 0)
-            ml_rule_set_learning_rate(s.rule, opts->resume_learning_rate);
         ml_h5_close(resume_file);
         resume_file = NULL;
         if (st != ML_OK)

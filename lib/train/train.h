@@ -174,7 +174,6 @@ typedef struct {
      * as if it had never stopped.  The parameters are the model's: load them from
      * the same file first (ml_model_read_params). */
     const char *resume;
-    double resume_learning_rate; /* > 0: the learning rate from the resumed point on (a new -s) */
 } ml_train_opts;
 
 /* Runs the main loop: monitor at epoch 0, then epochs until a criterion stops;
