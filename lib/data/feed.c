@@ -54,8 +54,8 @@ struct ml_feed {
     /* gathering modes, streamed */
     int64_t window_rows;
     ml_tensor *window[2]; /* the window being served, the next one being read */
-    int32_t *order; /* rows of a window, or the windows of an epoch */
-    int32_t *windows;
+    int32_t *order;   /* the rows of a window, shuffled */
+    int32_t *windows; /* the windows of an epoch, shuffled */
     ml_rng rng;
 };
 
@@ -124,11 +124,13 @@ static void publish(ml_feed *f)
     pthread_mutex_unlock(&f->mu);
 }
 
-static void copy_y_rows(const ml_feed *f, slot *s, int64_t at, int64_t row)
+/* Row k of the window being served (row w0 + k of the dataset) into row `at` of the slot. */
+static void copy_window_row(const ml_feed *f, slot *s, int64_t at, int64_t k, int64_t w0)
 {
+    memcpy(ml_tensor_f32(s->x) + at * f->features, ml_tensor_f32(f->window[0]) + k * f->features, f->x_row);
     if (f->d->y)
         memcpy((char *)ml_tensor_data(s->y) + (size_t)at * f->y_row,
-               (const char *)ml_tensor_data(f->d->y) + (size_t)row * f->y_row, f->y_row);
+               (const char *)ml_tensor_data(f->d->y) + (size_t)(w0 + k) * f->y_row, f->y_row);
 }
 
 /* One epoch of the contiguous modes: each batch one read of the file. */
@@ -208,9 +210,7 @@ static ml_status stream_window_epoch(reader *r, const uint32_t *epoch_rng)
                 if (!(s = acquire(f)))
                     return ML_OK;
                 for (int64_t i = 0; i < bs; i++) {
-                    int64_t k = ml_rng_below(&f->rng, (uint32_t)wn);
-                    memcpy(ml_tensor_f32(s->x) + i * f->features, ml_tensor_f32(f->window[0]) + k * f->features, f->x_row);
-                    copy_y_rows(f, s, i, w0 + k);
+                    copy_window_row(f, s, i, ml_rng_below(&f->rng, (uint32_t)wn), w0);
                 }
                 s->count = bs;
                 memcpy(s->rng, epoch_rng, sizeof s->rng);
@@ -222,9 +222,7 @@ static ml_status stream_window_epoch(reader *r, const uint32_t *epoch_rng)
             for (int64_t i = 0; i < wn && emitted < total; i++) {
                 if (!s && !(s = acquire(f)))
                     return ML_OK;
-                int64_t k = f->order[i];
-                memcpy(ml_tensor_f32(s->x) + fill * f->features, ml_tensor_f32(f->window[0]) + k * f->features, f->x_row);
-                copy_y_rows(f, s, fill, w0 + k);
+                copy_window_row(f, s, fill, f->order[i], w0);
                 if (++fill == bs) {
                     s->count = fill;
                     memcpy(s->rng, epoch_rng, sizeof s->rng);
