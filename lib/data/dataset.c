@@ -103,10 +103,10 @@ int ml_storage_parse(const char *name)
     return -1;
 }
 
-/* A "Key:   123 kB" line of /proc/meminfo in bytes, or -1. */
-static int64_t meminfo_bytes(const char *key)
+/* A "Key:   123 kB" line of a /proc file (meminfo, self/status) in bytes, or -1. */
+static int64_t proc_kb_line(const char *path, const char *key)
 {
-    FILE *f = fopen("/proc/meminfo", "r");
+    FILE *f = fopen(path, "r");
     if (!f)
         return -1;
     char line[256];
@@ -163,29 +163,12 @@ static void cgroup_memory(int64_t *max, int64_t *cur)
         *max = -1;
 }
 
-/* Address space in use (VmSize of /proc/self/status), in bytes, or -1. */
-static int64_t address_space_used(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    int64_t v = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmSize:", 7) == 0) {
-            v = strtoll(line + 7, NULL, 10) * 1024;
-            break;
-        }
-    fclose(f);
-    return v;
-}
-
 int64_t ml_memory_available(void)
 {
     const char *env = getenv("ML_MEMORY_AVAILABLE");
     if (env && *env)
         return strtoll(env, NULL, 10);
-    int64_t avail = meminfo_bytes("MemAvailable");
+    int64_t avail = proc_kb_line("/proc/meminfo", "MemAvailable");
     if (avail < 0)
         avail = INT64_MAX;
     int64_t max = -1, cur = -1;
@@ -193,7 +176,7 @@ int64_t ml_memory_available(void)
     if (max > 0 && cur >= 0 && max - cur < avail)
         avail = max - cur > 0 ? max - cur : 0;
     struct rlimit rl;
-    int64_t used = address_space_used();
+    int64_t used = proc_kb_line("/proc/self/status", "VmSize"); /* address space in use */
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && used >= 0) {
         int64_t left = (int64_t)rl.rlim_cur - used;
         if (left < avail)
