@@ -217,3 +217,23 @@ int ml_plan_same_numel(const ml_kernel_args *a, int n_in)
             return 0;
     return 1;
 }
+
+void ml_reduce_plan_make(int nd, const int64_t *shape, const int *reduced, ml_reduce_plan *p)
+{
+    p->k = 0;
+    p->total = p->out_n = 1;
+    for (int i = 0; i < nd; i++) {
+        p->total *= shape[i];
+        if (!reduced[i])
+            p->out_n *= shape[i];
+        if (shape[i] == 1)
+            continue;
+        if (p->k > 0 && p->r[p->k - 1] == (reduced[i] != 0)) {
+            p->n[p->k - 1] *= shape[i];
+            continue;
+        }
+        p->n[p->k] = shape[i];
+        p->r[p->k] = reduced[i] != 0;
+        p->k++;
+    }
+}

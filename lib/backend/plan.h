@@ -78,6 +78,17 @@ int ml_plan_same_numel(const ml_kernel_args *a, int n_in);
  * (1/count for MEAN); NULL when the output fits, else why not. */
 const char *ml_sum_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS], float *scale);
 
+/* A sum over the axes flagged in reduced, with dimensions of 1 dropped and
+ * neighbours of a kind merged: k runs of n[i] elements, r[i] whether run i is
+ * summed; total and out_n the elements of the input and of the output. */
+typedef struct {
+    int k;
+    int64_t n[ML_MAX_DIMS];
+    int r[ML_MAX_DIMS];
+    int64_t total, out_n;
+} ml_reduce_plan;
+void ml_reduce_plan_make(int nd, const int64_t *shape, const int *reduced, ml_reduce_plan *p);
+
 /* MAX: the input as [outer, len, inner] with len the axis reduced (all of it
  * for ML_ALL_AXES); NULL when the output fits and the axis is not empty. */
 const char *ml_max_plan(const ml_kernel_args *a, int64_t *outer, int64_t *len, int64_t *inner);

@@ -206,24 +206,11 @@ static void sum_rows_into(const float *restrict x, int64_t R, int64_t K, float *
 static void reduce_sum(const float *x, int nd, const int64_t *shape, const int *reduced,
                        float *out, float scale)
 {
-    int64_t n[ML_MAX_DIMS];
-    int r[ML_MAX_DIMS];
-    int k = 0;
-    int64_t total = 1, out_n = 1;
-    for (int i = 0; i < nd; i++) {
-        total *= shape[i];
-        if (!reduced[i])
-            out_n *= shape[i];
-        if (shape[i] == 1)
-            continue;
-        if (k > 0 && r[k - 1] == (reduced[i] != 0)) {
-            n[k - 1] *= shape[i];
-            continue;
-        }
-        n[k] = shape[i];
-        r[k] = reduced[i] != 0;
-        k++;
-    }
+    ml_reduce_plan plan;
+    ml_reduce_plan_make(nd, shape, reduced, &plan);
+    const int64_t *n = plan.n, total = plan.total, out_n = plan.out_n;
+    const int *r = plan.r;
+    int k = plan.k;
     if (total == 0) {
         memset(out, 0, (size_t)out_n * sizeof *out);
         return;

@@ -318,24 +318,11 @@ static ml_status reduce_sum(const ml_kernel_args *a, const float *x, int nd, con
                             const int *reduced, float *out, float scale)
 {
     cudaStream_t st = ml_cuda_stream();
-    int64_t n[ML_MAX_DIMS];
-    int r[ML_MAX_DIMS];
-    int k = 0;
-    int64_t total = 1, out_n = 1;
-    for (int i = 0; i < nd; i++) {
-        total *= shape[i];
-        if (!reduced[i])
-            out_n *= shape[i];
-        if (shape[i] == 1)
-            continue;
-        if (k > 0 && r[k - 1] == (reduced[i] != 0)) {
-            n[k - 1] *= shape[i];
-            continue;
-        }
-        n[k] = shape[i];
-        r[k] = reduced[i] != 0;
-        k++;
-    }
+    ml_reduce_plan plan;
+    ml_reduce_plan_make(nd, shape, reduced, &plan);
+    const int64_t *n = plan.n, total = plan.total, out_n = plan.out_n;
+    const int *r = plan.r;
+    int k = plan.k;
     if (out_n == 0)
         return ML_OK;
     if (total == 0) {
