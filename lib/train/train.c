@@ -236,6 +236,10 @@ typedef struct {
     ml_sgd *sgd;
     ml_graph *g;
     ml_fn *train_fn, *monitor_fn;
+    /* The monitor function sums each monitored mean times its batch's rows on
+     * its own device, so a monitoring pass reads three numbers once, not per batch. */
+    ml_tensor *monitor_sums[3];
+    float monitor_batch_rows;
     ml_bgd_run *bgd; /* BGD's functions and buffers (bgd.c); NULL with SGD */
     int in_epoch;    /* an epoch is under way (saved by a signal between its batches) */
     ml_tensor *nonfinite; /* off the CPU: the watch's flag (batch, 1 NaN / 2 Inf) */
@@ -365,9 +369,20 @@ static ml_status build_functions(run_state *s)
     }
     if (st == ML_OK) {
         int64_t mb = sgd->monitoring_batch_size > 0 ? sgd->monitoring_batch_size : sgd->batch_size;
-        ml_fn_spec monitor = {.n_inputs = 2, .inputs = inputs, .n_outputs = n_monitored, .outputs = monitored,
+        ml_node *rows = ml_scalar(g, "monitor_batch_rows", &s->monitor_batch_rows);
+        ml_update sums[3];
+        for (int k = 0; st == ML_OK && k < n_monitored; k++) {
+            ml_node *sum = NULL;
+            if ((s->monitor_sums[k] = ml_tensor_new(ML_F32, monitored[k]->ndim, monitored[k]->shape, s->opts->device)))
+                sum = ml_shared(g, "monitor_sum", s->monitor_sums[k]);
+            sums[k] = (ml_update){sum, sum && rows ? ml_add(g, sum, ml_scale_by(g, monitored[k], rows, 1.0f)) : NULL};
+            if (!sums[k].value)
+                st = ML_ENOMEM;
+        }
+        ml_fn_spec monitor = {.n_inputs = 2, .inputs = inputs, .n_updates = n_monitored, .updates = sums,
                               .max_batch = mb, .device = s->opts->device, .seed = sgd->seed + 1};
-        st = ml_fn_compile(g, &monitor, &s->monitor_fn);
+        if (st == ML_OK)
+            st = ml_fn_compile(g, &monitor, &s->monitor_fn);
     }
     ml_free(params);
     return st;
@@ -376,9 +391,10 @@ static ml_status build_functions(run_state *s)
 /* Mean of each monitored value over a whole dataset, batch by batch. */
 static ml_status monitor_dataset(run_state *s, const ml_monitoring_dataset *set, ml_feed *feed)
 {
-    double sums[3] = {0, 0, 0};
     int n_out = s->classification ? 3 : 1;
     int64_t n = 0;
+    for (int k = 0; k < n_out; k++)
+        ML_TRY(ml_tensor_zero(s->monitor_sums[k]));
     ML_TRY(ml_feed_begin_epoch(feed));
     for (;;) {
         ml_tensor *in[2];
@@ -386,14 +402,15 @@ static ml_status monitor_dataset(run_state *s, const ml_monitoring_dataset *set,
         ML_TRY(ml_feed_next(feed, &in[0], &in[1], &more));
         if (!more)
             break;
-        int64_t count = in[0]->shape[0];
+        s->monitor_batch_rows = (float)in[0]->shape[0];
         ML_TRY(ml_fn_call(s->monitor_fn, in));
-        for (int k = 0; k < n_out; k++) {
-            float v;
-            ML_TRY(ml_tensor_read_f32(ml_fn_output(s->monitor_fn, k), 0, &v));
-            sums[k] += (double)v * (double)count;
-        }
-        n += count;
+        n += in[0]->shape[0];
+    }
+    double sums[3];
+    for (int k = 0; k < n_out; k++) {
+        float v;
+        ML_TRY(ml_tensor_read_f32(s->monitor_sums[k], 0, &v));
+        sums[k] = v;
     }
     const char *suffix[3] = {"objective", "y_nll", "y_misclass"};
     for (int k = 0; k < n_out; k++) {
@@ -1015,6 +1032,8 @@ done:
     ml_fn_free(s.constrain_fn);
     ml_fn_free(s.average_fn);
     ml_tensor_free(s.nonfinite);
+    for (int k = 0; k < 3; k++)
+        ml_tensor_free(s.monitor_sums[k]);
     ml_rule_free(s.rule);
     for (int i = 0; s.avg.params && i < ml_model_n_params(t->model); i++)
         ml_tensor_free(s.avg.params[i]);
