@@ -26,7 +26,12 @@ struct ml_feed {
     int64_t n, features;
     size_t x_row, y_row; /* bytes */
     ml_iter *iter;       /* the order of batches (the thread's when streamed) */
-    ml_tensor *bx, *by;  /* gathered rows; streamed: the batch on the device */
+    /* In memory, [0] holds gathered rows.  Streamed to a device, the batches
+     * go there through two buffers in turn (ml_uploader), so the next batch is
+     * copied while the current one computes. */
+    ml_tensor *bx[2], *by[2];
+    ml_uploader *uploader;
+    int64_t sent; /* batches sent through the uploader */
     /* In memory, gathering modes: the whole epoch's row indices, drawn at its
      * start and sent to the data's device at once, so a batch is one gather
      * kernel there and nothing crosses per batch. */
@@ -103,6 +108,25 @@ static ml_status read_rows(reader *r, int64_t start, int64_t count, const ml_ten
     ml_tensor_point_rows(&into, buf, at, count);
     ML_TRY(ml_h5_read_rows(r->file, f->d->stream->x_path, f->d->first_row + start, count, &into));
     return check_rows(f, ml_tensor_f32(&into), start, count);
+}
+
+/* A batch's buffers: x [batch_size, features] and y (NULL without targets) on
+ * `device`; on the CPU, page-locked for `uploads_to` when that is a device. */
+static ml_status new_batch_buffers(const ml_feed *f, ml_device device, ml_device uploads_to, ml_tensor **x,
+                                   ml_tensor **y)
+{
+    const ml_tensor *dy = f->d->y;
+    int64_t bs = f->o.iter.batch_size;
+    int64_t x_shape[2] = {bs, f->features}, y_shape[2] = {bs, dy && dy->ndim > 1 ? dy->shape[1] : 0};
+    int pinned = device == ML_CPU && uploads_to != ML_CPU;
+    *x = pinned ? ml_tensor_new_pinned(ML_F32, 2, x_shape, uploads_to) : ml_tensor_new(ML_F32, 2, x_shape, device);
+    if (!*x)
+        return ML_ENOMEM;
+    if (!dy)
+        return ML_OK;
+    *y = pinned ? ml_tensor_new_pinned(dy->dtype, dy->ndim, y_shape, uploads_to)
+                : ml_tensor_new(dy->dtype, dy->ndim, y_shape, device);
+    return *y ? ML_OK : ML_ENOMEM;
 }
 
 /* Waits for a free slot; NULL when asked to quit. */
@@ -282,15 +306,8 @@ static ml_status start_streaming(ml_feed *f)
     f->n_slots++; /* one more for the batch the consumer holds */
     if (!(f->slots = ml_calloc((size_t)f->n_slots, sizeof *f->slots)))
         return ML_ENOMEM;
-    const ml_tensor *y = f->d->y;
-    for (int i = 0; i < f->n_slots; i++) {
-        f->slots[i].x = ml_tensor_new(ML_F32, 2, (int64_t[]){bs, f->features}, ML_CPU);
-        if (!f->slots[i].x)
-            return ML_ENOMEM;
-        if (y && !(f->slots[i].y = ml_tensor_new(y->dtype, y->ndim, (int64_t[]){bs, y->ndim > 1 ? y->shape[1] : 0},
-                                                 ML_CPU)))
-            return ML_ENOMEM;
-    }
+    for (int i = 0; i < f->n_slots; i++)
+        ML_TRY(new_batch_buffers(f, ML_CPU, f->o.device, &f->slots[i].x, &f->slots[i].y));
     if (ml_iteration_mode_gathers(f->o.iter.mode) && f->n > 0) {
         int64_t w = f->o.window_rows;
         if (w <= 0) {
@@ -312,10 +329,9 @@ static ml_status start_streaming(ml_feed *f)
     if (f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
         return ml_error(ML_EFORMAT, "%s: the saved position of the batches is not a valid random state", f->d->name);
     if (f->o.device != ML_CPU) {
-        f->bx = ml_tensor_new(ML_F32, 2, (int64_t[]){bs, f->features}, f->o.device);
-        if (!f->bx || (y && !(f->by = ml_tensor_new(y->dtype, y->ndim, (int64_t[]){bs, y->ndim > 1 ? y->shape[1] : 0},
-                                                     f->o.device))))
-            return ML_ENOMEM;
+        for (int b = 0; b < 2; b++)
+            ML_TRY(new_batch_buffers(f, f->o.device, f->o.device, &f->bx[b], &f->by[b]));
+        ML_TRY(ml_uploader_new(f->o.device, &f->uploader));
     }
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->changed, NULL);
@@ -345,16 +361,14 @@ ml_status ml_feed_new(const ml_dataset *d, const ml_feed_opts *opts, ml_feed **o
     } else if (st == ML_OK && ml_iteration_mode_gathers(f->o.iter.mode)) {
         ml_device dev = d->X->device;
         int64_t nb = ml_iter_n_batches(f->iter), cap = nb * bs;
-        int64_t y_width = d->y && d->y->ndim > 1 ? d->y->shape[1] : 0;
-        f->bx = ml_tensor_new(ML_F32, 2, (int64_t[]){bs, f->features}, dev);
-        f->by = d->y ? ml_tensor_new(d->y->dtype, d->y->ndim, (int64_t[]){bs, y_width}, dev) : NULL;
+        st = new_batch_buffers(f, dev, dev, &f->bx[0], &f->by[0]);
         f->epoch_index = ml_tensor_new(ML_I32, 1, (int64_t[]){cap}, dev);
         /* on the CPU the indices are drawn in place: no host copy */
         f->epoch_index_host = dev == ML_CPU ? NULL : ml_tensor_new(ML_I32, 1, (int64_t[]){cap}, ML_CPU);
         f->batch_start = ml_calloc((size_t)nb + 1, sizeof *f->batch_start);
         f->batch_count = ml_calloc((size_t)nb + 1, sizeof *f->batch_count);
-        if (!f->bx || (d->y && !f->by) || !f->epoch_index || (dev != ML_CPU && !f->epoch_index_host) ||
-            !f->batch_start || !f->batch_count)
+        if (st == ML_OK && (!f->epoch_index || (dev != ML_CPU && !f->epoch_index_host) ||
+            !f->batch_start || !f->batch_count))
             st = ML_ENOMEM;
     }
     if (st == ML_OK && !f->streamed && f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
@@ -387,6 +401,7 @@ void ml_feed_free(ml_feed *f)
         pthread_mutex_destroy(&f->mu);
         pthread_cond_destroy(&f->changed);
     }
+    ml_uploader_free(f->uploader); /* its copies read the slots */
     for (int i = 0; f->slots && i < f->n_slots; i++) {
         ml_tensor_free(f->slots[i].x);
         ml_tensor_free(f->slots[i].y);
@@ -396,8 +411,10 @@ void ml_feed_free(ml_feed *f)
     ml_tensor_free(f->window[1]);
     ml_free(f->order);
     ml_free(f->windows);
-    ml_tensor_free(f->bx);
-    ml_tensor_free(f->by);
+    for (int b = 0; b < 2; b++) {
+        ml_tensor_free(f->bx[b]);
+        ml_tensor_free(f->by[b]);
+    }
     ml_tensor_free(f->epoch_index);
     ml_tensor_free(f->epoch_index_host);
     ml_free(f->batch_start);
@@ -409,6 +426,9 @@ void ml_feed_free(ml_feed *f)
 /* Streamed: the next slot of the ring (the held one released first). */
 static ml_status take_slot(ml_feed *f, slot **out)
 {
+    /* The held slot may still be being copied to the device (the latest send). */
+    if (f->holding && f->sent > 0)
+        ML_TRY(ml_uploader_wait_host(f->uploader, (int)((f->sent - 1) % 2)));
     pthread_mutex_lock(&f->mu);
     if (f->holding) {
         f->released++;
@@ -513,15 +533,15 @@ ml_status ml_feed_next(ml_feed *f, ml_tensor **x, ml_tensor **y, int *more)
         if (f->o.device == ML_CPU) {
             point_batch(f, s->x, s->y, 0, s->count, x, y);
         } else {
+            int b = (int)(f->sent++ % 2);
             ml_tensor hx, hy;
             ml_tensor_point_rows(&hx, s->x, 0, s->count);
-            point_batch(f, f->bx, f->by, 0, s->count, x, y);
-            /* Queued behind the previous step, which may still read the device batch. */
-            ML_TRY(ml_tensor_upload_queued(*x, &hx));
-            if (s->y) {
+            if (s->y)
                 ml_tensor_point_rows(&hy, s->y, 0, s->count);
-                ML_TRY(ml_tensor_upload_queued(*y, &hy));
-            }
+            point_batch(f, f->bx[b], f->by[b], 0, s->count, x, y);
+            ml_tensor *to[2] = {*x, *y};
+            const ml_tensor *from[2] = {&hx, &hy};
+            ML_TRY(ml_uploader_send(f->uploader, b, s->y ? 2 : 1, to, from));
         }
         *more = 1;
         return ML_OK;
@@ -540,7 +560,7 @@ ml_status ml_feed_next(ml_feed *f, ml_tensor **x, ml_tensor **y, int *more)
         int64_t k = f->next_batch++, count = f->batch_count[k];
         ml_tensor index;
         ml_tensor_point_rows(&index, f->epoch_index, f->batch_start[k], count);
-        point_batch(f, f->bx, f->by, 0, count, x, y);
+        point_batch(f, f->bx[0], f->by[0], 0, count, x, y);
         ML_TRY(ml_gather_rows(*x, d->X, &index));
         if (*y)
             ML_TRY(ml_gather_rows(*y, d->y, &index));

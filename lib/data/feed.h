@@ -5,7 +5,10 @@
  * gathered one is copied into a batch buffer.  A streamed dataset (its X left
  * in its file, data/dataset.h) is read by a background thread into a ring of
  * batch buffers a few batches ahead, through its own handle on the file, so
- * training runs while the next batches are read.
+ * training runs while the next batches are read.  For a device the ring is
+ * page-locked host memory and each batch goes to the device through an
+ * ml_uploader (tensor/tensor.h): two device buffers in turn, filled on a copy
+ * stream while the previous batch computes.
  *
  * Streamed batches are those of the in-memory dataset, row for row, for the
  * modes that read contiguous rows (sequential, batchwise_shuffled_sequential,

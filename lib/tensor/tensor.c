@@ -31,8 +31,12 @@ static ml_status cpu_fill_zero(void *ptr, size_t bytes)
     return ML_OK;
 }
 
-static const ml_device_memory cpu_memory = {"cpu", cpu_alloc, ml_free, cpu_copy_host,
-                                            cpu_copy_same, cpu_fill_zero, NULL};
+static const ml_device_memory cpu_memory = {.name = "cpu",
+                                            .alloc = cpu_alloc,
+                                            .free = ml_free,
+                                            .copy_host = cpu_copy_host,
+                                            .copy_same = cpu_copy_same,
+                                            .fill_zero = cpu_fill_zero};
 
 static const ml_device_memory *device_memory[ML_N_DEVICES] = {&cpu_memory, NULL};
 
@@ -125,14 +129,10 @@ static ml_tensor *tensor_header(ml_dtype dtype, int ndim, const int64_t *shape, 
     return t;
 }
 
-ml_tensor *ml_tensor_new(ml_dtype dtype, int ndim, const int64_t *shape, ml_device device)
+/* A zero-filled tensor whose storage comes from alloc and goes back to release. */
+static ml_tensor *tensor_allocated(ml_dtype dtype, int ndim, const int64_t *shape, ml_device device,
+                                   void *(*alloc)(size_t), void (*release)(void *))
 {
-    const ml_device_memory *memory = device_memory[device];
-    if (!memory) {
-        ml_error(ML_EDEVICE, "device '%s' is not available in this build or on this machine",
-                 ml_device_name(device));
-        return NULL;
-    }
     ml_tensor *t = tensor_header(dtype, ndim, shape, device);
     if (!t)
         return NULL;
@@ -142,10 +142,10 @@ ml_tensor *ml_tensor_new(ml_dtype dtype, int ndim, const int64_t *shape, ml_devi
         return NULL;
     }
     s->bytes = (size_t)ml_shape_numel(ndim, shape) * ml_dtype_size(dtype);
-    s->data = memory->alloc(s->bytes ? s->bytes : 1);
-    if (!s->data || memory->fill_zero(s->data, s->bytes) != ML_OK) {
+    s->data = alloc(s->bytes ? s->bytes : 1);
+    if (!s->data || device_memory[device]->fill_zero(s->data, s->bytes) != ML_OK) {
         if (s->data)
-            memory->free(s->data);
+            release(s->data);
         ml_free(s);
         ml_free(t);
         return NULL;
@@ -153,6 +153,28 @@ ml_tensor *ml_tensor_new(ml_dtype dtype, int ndim, const int64_t *shape, ml_devi
     s->refcount = 1;
     s->device = device;
     t->storage = s;
+    return t;
+}
+
+ml_tensor *ml_tensor_new(ml_dtype dtype, int ndim, const int64_t *shape, ml_device device)
+{
+    const ml_device_memory *memory = device_memory[device];
+    if (!memory) {
+        ml_error(ML_EDEVICE, "device '%s' is not available in this build or on this machine",
+                 ml_device_name(device));
+        return NULL;
+    }
+    return tensor_allocated(dtype, ndim, shape, device, memory->alloc, memory->free);
+}
+
+ml_tensor *ml_tensor_new_pinned(ml_dtype dtype, int ndim, const int64_t *shape, ml_device for_device)
+{
+    const ml_device_memory *memory = device_memory[for_device];
+    if (!memory || !memory->host_alloc)
+        return ml_tensor_new(dtype, ndim, shape, ML_CPU);
+    ml_tensor *t = tensor_allocated(dtype, ndim, shape, ML_CPU, memory->host_alloc, memory->host_free);
+    if (t)
+        t->storage->free_host = memory->host_free;
     return t;
 }
 
@@ -181,7 +203,9 @@ void ml_tensor_free(ml_tensor *t)
         return;
     ml_storage *s = t->storage;
     if (s && --s->refcount == 0) {
-        if (!s->borrowed)
+        if (s->free_host)
+            s->free_host(s->data);
+        else if (!s->borrowed)
             device_memory[s->device]->free(s->data);
         ml_free(s);
     }
@@ -285,13 +309,65 @@ ml_status ml_tensor_copy(ml_tensor *dst, const ml_tensor *src)
                     ml_device_name(dst->device));
 }
 
-ml_status ml_tensor_upload_queued(ml_tensor *dst, const ml_tensor *src)
+struct ml_uploader {
+    const ml_device_memory *memory;
+    void *queue; /* the device's; NULL: copies are made at once */
+};
+
+ml_status ml_uploader_new(ml_device device, ml_uploader **out)
 {
-    const ml_device_memory *m = device_memory[dst->device];
-    if (src->device != ML_CPU || dst->device == ML_CPU || !m->upload_queued || dst->dtype != src->dtype ||
-        ml_tensor_numel(dst) != ml_tensor_numel(src))
-        return ml_tensor_copy(dst, src);
-    return m->upload_queued(ml_tensor_data(dst), ml_tensor_data(src), ml_tensor_nbytes(src));
+    *out = NULL;
+    const ml_device_memory *memory = device_memory[device];
+    if (!memory)
+        return ml_error(ML_EDEVICE, "device '%s' is not available in this build or on this machine",
+                        ml_device_name(device));
+    ml_uploader *u = ml_calloc(1, sizeof *u);
+    if (!u)
+        return ML_ENOMEM;
+    u->memory = memory;
+    if (memory->uploader_new && !(u->queue = memory->uploader_new())) {
+        ml_free(u);
+        return ML_EDEVICE; /* the device said why */
+    }
+    *out = u;
+    return ML_OK;
+}
+
+void ml_uploader_free(ml_uploader *u)
+{
+    if (!u)
+        return;
+    if (u->queue)
+        u->memory->uploader_free(u->queue);
+    ml_free(u);
+}
+
+#define UPLOAD_MAX_TENSORS 4
+
+ml_status ml_uploader_send(ml_uploader *u, int buffer, int n, ml_tensor *const *dst, const ml_tensor *const *src)
+{
+    if (n > UPLOAD_MAX_TENSORS || (buffer != 0 && buffer != 1))
+        return ml_error(ML_EINVAL, "ml_uploader_send: %d tensors into buffer %d (at most %d, into 0 or 1)", n,
+                        buffer, UPLOAD_MAX_TENSORS);
+    void *to[UPLOAD_MAX_TENSORS];
+    const void *from[UPLOAD_MAX_TENSORS];
+    size_t bytes[UPLOAD_MAX_TENSORS];
+    for (int i = 0; i < n; i++) {
+        if (src[i]->device != ML_CPU || u->memory != device_memory[dst[i]->device] || dst[i]->dtype != src[i]->dtype ||
+            ml_tensor_numel(dst[i]) != ml_tensor_numel(src[i]))
+            return ml_error(ML_EINVAL, "ml_uploader_send: tensor %d is not a host tensor the size of its destination", i);
+        if (!u->queue)
+            ML_TRY(ml_tensor_copy(dst[i], src[i]));
+        to[i] = ml_tensor_data(dst[i]);
+        from[i] = ml_tensor_data(src[i]);
+        bytes[i] = ml_tensor_nbytes(src[i]);
+    }
+    return u->queue ? u->memory->uploader_send(u->queue, buffer, n, to, from, bytes) : ML_OK;
+}
+
+ml_status ml_uploader_wait_host(ml_uploader *u, int buffer)
+{
+    return u->queue ? u->memory->uploader_wait_host(u->queue, buffer) : ML_OK;
 }
 
 ml_tensor *ml_tensor_to(const ml_tensor *t, ml_device device)

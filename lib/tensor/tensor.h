@@ -28,11 +28,17 @@ typedef struct {
     ml_status (*copy_host)(void *device_ptr, void *host_ptr, size_t bytes, int to_device);
     ml_status (*copy_same)(void *dst, const void *src, size_t bytes);
     ml_status (*fill_zero)(void *ptr, size_t bytes);
-    /* Host to device without waiting for the device's queue: returns once the
-     * host memory may be reused, the copy ordered after the work already queued
-     * (so it may overwrite what that work still reads only after it).  NULL:
-     * copy_host is used. */
-    ml_status (*upload_queued)(void *device_ptr, const void *host_ptr, size_t bytes);
+    /* Page-locked host memory, which the device copies from without staging, so
+     * the host goes on while the copy runs.  NULL: the device has none. */
+    void *(*host_alloc)(size_t bytes);
+    void (*host_free)(void *ptr);
+    /* A copy queue beside the kernels, for ml_uploader below.  NULL: the
+     * device has none, and an uploader copies at once. */
+    void *(*uploader_new)(void);
+    void (*uploader_free)(void *queue);
+    ml_status (*uploader_send)(void *queue, int buffer, int n, void *const *device_ptrs, const void *const *host_ptrs,
+                               const size_t *bytes);
+    ml_status (*uploader_wait_host)(void *queue, int buffer);
 } ml_device_memory;
 
 void ml_device_memory_register(ml_device device, const ml_device_memory *memory);
@@ -46,6 +52,7 @@ typedef struct {
     int refcount;
     ml_device device;
     int borrowed; /* data belongs to the caller (ml_tensor_wrap): never freed here */
+    void (*free_host)(void *ptr); /* page-locked host memory (ml_tensor_new_pinned): its device's host_free */
 } ml_storage;
 
 typedef struct {
@@ -62,6 +69,10 @@ const char *ml_dtype_name(ml_dtype dtype);
 
 /* A zero-filled tensor. NULL with the error set if the device has no memory. */
 ml_tensor *ml_tensor_new(ml_dtype dtype, int ndim, const int64_t *shape, ml_device device);
+/* A zero-filled CPU tensor in memory page-locked by `for_device` (plain host
+ * memory when that device has none): what that device uploads from while its
+ * kernels run. */
+ml_tensor *ml_tensor_new_pinned(ml_dtype dtype, int ndim, const int64_t *shape, ml_device for_device);
 /* A CPU tensor over memory the caller keeps alive and frees. */
 ml_tensor *ml_tensor_wrap(ml_dtype dtype, int ndim, const int64_t *shape, void *data);
 void ml_tensor_free(ml_tensor *t);
@@ -85,9 +96,24 @@ char *ml_shape_format(int ndim, const int64_t *shape, char *buf, size_t size);
 
 /* Copies contents (same dtype and element count; any devices). */
 ml_status ml_tensor_copy(ml_tensor *dst, const ml_tensor *src);
-/* As ml_tensor_copy from a host tensor, without waiting for the device's queued
- * work (upload_queued above): the batches of a streamed dataset. */
-ml_status ml_tensor_upload_queued(ml_tensor *dst, const ml_tensor *src);
+
+/* Batches sent to a device while its kernels run (a streamed dataset on a
+ * GPU), through two device buffers used in turn.  The copies into buffer b wait
+ * only for the kernels queued before the previous send (those that read b, two
+ * batches ago), and the kernels queued after the send wait for the copies: the
+ * next batch is copied while the current step computes, and the host never
+ * waits for the device.  The host tensors must stay as they are until
+ * ml_uploader_wait_host for their buffer; page-locked ones (ml_tensor_new_pinned)
+ * are copied without staging.  On a device without a copy queue (the CPU) a
+ * send is a plain copy. */
+typedef struct ml_uploader ml_uploader;
+ml_status ml_uploader_new(ml_device device, ml_uploader **out);
+/* Waits for the copies under way. */
+void ml_uploader_free(ml_uploader *u);
+/* dst[i] (on the device, in buffer `buffer`: 0 or 1) gets src[i] (host). */
+ml_status ml_uploader_send(ml_uploader *u, int buffer, int n, ml_tensor *const *dst, const ml_tensor *const *src);
+/* Returns once the host tensors of buffer's latest send may be changed. */
+ml_status ml_uploader_wait_host(ml_uploader *u, int buffer);
 /* A new tensor with the same contents on `device`. */
 ml_tensor *ml_tensor_to(const ml_tensor *t, ml_device device);
 ml_status ml_tensor_zero(ml_tensor *t);

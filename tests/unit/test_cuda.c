@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "ml.h"
@@ -1487,6 +1488,98 @@ static void test_graphs(void)
     ml_tensor_free(Y);
 }
 
+/* ---- A streamed dataset's batches on the device ---- */
+
+/* The batches of `on_gpu` (streamed to the GPU through the uploader's two
+ * buffers and read back by kernels of the kernel stream) against those of
+ * `ref` on the CPU, over two epochs. */
+static void feeds_compare(const char *name, const ml_dataset *streamed, const ml_dataset *ref,
+                          ml_iteration_mode mode)
+{
+    ml_feed_opts o = {.iter = {.mode = mode, .batch_size = 64, .seed = 7}, .window_rows = 200, .depth = 2};
+    ml_feed *g = NULL, *c = NULL;
+    o.device = ML_CUDA;
+    CHECK_OK(ml_feed_new(streamed, &o, &g), "%s: streamed feed to the GPU", name);
+    o.device = ML_CPU;
+    CHECK_OK(ml_feed_new(ref, &o, &c), "%s: reference feed on the CPU", name);
+    if (!g || !c) {
+        ml_feed_free(g);
+        ml_feed_free(c);
+        return;
+    }
+    ml_tensor *hx = tnew(ML_F32, 2, SHAPE(64, ml_dataset_n_features(streamed)));
+    ml_tensor *hy = tnew(ML_I32, 1, SHAPE(64));
+    int64_t batches = 0, differ = 0;
+    uint64_t mallocs = 0, allocations = 0;
+    for (int epoch = 0; epoch < 2; epoch++) {
+        uint64_t m0 = ml_cuda_alloc_count(), a0 = ml_alloc_stats_get().allocations;
+        ml_feed_begin_epoch(g);
+        ml_feed_begin_epoch(c);
+        for (;;) {
+            ml_tensor *gx, *gy, *cx, *cy;
+            int more_g = 0, more_c = 0;
+            if (ml_feed_next(g, &gx, &gy, &more_g) != ML_OK || ml_feed_next(c, &cx, &cy, &more_c) != ML_OK ||
+                more_g != more_c) {
+                differ++;
+                break;
+            }
+            if (!more_g)
+                break;
+            /* Read on the kernel stream, as a training step would. */
+            ml_tensor rx, ry;
+            ml_tensor_point_rows(&rx, hx, 0, gx->shape[0]);
+            ml_tensor_point_rows(&ry, hy, 0, gy->shape[0]);
+            if (gx->shape[0] != cx->shape[0] || ml_tensor_copy(&rx, gx) != ML_OK || ml_tensor_copy(&ry, gy) != ML_OK ||
+                memcmp(ml_tensor_data(&rx), ml_tensor_data(cx), ml_tensor_nbytes(cx)) != 0 ||
+                memcmp(ml_tensor_data(&ry), ml_tensor_data(cy), ml_tensor_nbytes(cy)) != 0)
+                differ++;
+            batches++;
+        }
+        if (epoch == 1) {
+            mallocs = ml_cuda_alloc_count() - m0;
+            allocations = ml_alloc_stats_get().allocations - a0;
+        }
+    }
+    CHECK(batches > 20 && differ == 0, "%s: %lld batches over 2 epochs, %lld differ from the CPU's", name,
+          (long long)batches, (long long)differ);
+    CHECK(mallocs == 0 && allocations == 0, "%s: the second epoch made %llu cudaMalloc calls, %llu allocations",
+          name, (unsigned long long)mallocs, (unsigned long long)allocations);
+    ml_tensor_free(hx);
+    ml_tensor_free(hy);
+    ml_feed_free(g);
+    ml_feed_free(c);
+}
+
+static void test_streamed_feed(void)
+{
+    char dir[] = "/tmp/test_cuda.XXXXXX", path[64];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "a temporary directory for the streamed dataset");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/stream.h5", dir);
+    ml_dataset *mem = ml_dataset_new("stream");
+    mem->X = tuniform(S(1003, 13), -1, 1); /* 1003: the last batch is partial */
+    mem->y = tnew(ML_I32, 1, SHAPE(1003));
+    mem->n_classes = 10;
+    for (int i = 0; i < 1003; i++)
+        ml_tensor_i32(mem->y)[i] = (i * 7) % 10;
+    ml_dataset_save_opts so = {.chunk_rows = 37};
+    ml_dataset_load_opts lo = {.storage = ML_STORAGE_STREAM};
+    ml_dataset *str = NULL;
+    CHECK_OK(ml_dataset_save(mem, path, &so), "the streamed dataset's file is written");
+    CHECK_OK(ml_dataset_load(path, &lo, &str), "the file is opened for streaming");
+    if (str) {
+        feeds_compare("sequential, streamed to the GPU against in memory", str, mem, ML_ITER_SEQUENTIAL);
+        feeds_compare("shuffled_sequential windows, streamed to the GPU against to the CPU", str, str,
+                      ML_ITER_SHUFFLED_SEQUENTIAL);
+    }
+    ml_dataset_free(str);
+    ml_dataset_free(mem);
+    remove(path);
+    rmdir(dir);
+}
+
 /* ---- Errors and memory ---- */
 
 static void test_errors(void)
@@ -1560,6 +1653,7 @@ int main(void)
     test_pool();
     test_losses();
     test_graphs();
+    test_streamed_feed();
     printf("# worst errors per op (cuda against cpu; ratio = |d| / tolerance):\n");
     for (int i = 0; i < n_stats; i++)
         printf("#   %-36s %4d cases  max |d| %-10.3g max ratio %.3g\n", stats[i].op, stats[i].cases,

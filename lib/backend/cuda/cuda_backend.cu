@@ -98,17 +98,6 @@ static ml_status cuda_copy_host(void *device_ptr, void *host_ptr, size_t bytes, 
     return ML_OK;
 }
 
-/* From pageable host memory cudaMemcpyAsync returns once the bytes are staged,
- * so the host buffer may be reused at once; the copy itself waits its turn on
- * the stream behind the kernels queued before it. */
-static ml_status cuda_upload_queued(void *device_ptr, const void *host_ptr, size_t bytes)
-{
-    if (bytes == 0)
-        return ML_OK;
-    ML_CUDA_CHECK(cudaMemcpyAsync(device_ptr, host_ptr, bytes, cudaMemcpyHostToDevice, g_stream));
-    return ML_OK;
-}
-
 /* Ordered on the stream (no wait).  Overlapping ranges (memmove's case) are
  * copied in pieces no longer than their distance, in the safe direction. */
 static ml_status cuda_copy_same(void *dst, const void *src, size_t bytes)
@@ -144,8 +133,108 @@ static ml_status cuda_fill_zero(void *ptr, size_t bytes)
     return ML_OK;
 }
 
-static const ml_device_memory cuda_memory = {"cuda", cuda_alloc, cuda_free, cuda_copy_host,
-                                             cuda_copy_same, cuda_fill_zero, cuda_upload_queued};
+static void *cuda_host_alloc(size_t bytes)
+{
+    void *p = NULL;
+    cudaError_t e = cudaHostAlloc(&p, bytes, cudaHostAllocDefault);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        ml_error(e == cudaErrorMemoryAllocation ? ML_ENOMEM : ML_EDEVICE, "%s:%d: cudaHostAlloc(%zu bytes): %s",
+                 __FILE__, __LINE__, bytes, cudaGetErrorString(e));
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_host_free(void *p)
+{
+    if (p)
+        (void)cudaFreeHost(p);
+}
+
+/* ---- Uploads beside the kernels (ml_uploader) ----
+ *
+ * A stream of its own carries the copies, so they run while the kernel stream
+ * computes.  Two events per buffer order the streams:
+ *   kernels_done[b]  on the kernel stream after every kernel that may read b
+ *                    (recorded at the send into the other buffer)
+ *   copied[b]        on the copy stream after b's copies */
+typedef struct {
+    cudaStream_t copies;
+    cudaEvent_t kernels_done[2], copied[2];
+    int kernels_marked[2], copies_marked[2]; /* whether the event has been recorded */
+} cuda_uploader;
+
+static void cuda_uploader_free(void *queue)
+{
+    cuda_uploader *u = (cuda_uploader *)queue;
+    if (!u)
+        return;
+    if (u->copies) {
+        (void)cudaStreamSynchronize(u->copies);
+        (void)cudaStreamDestroy(u->copies);
+    }
+    for (int b = 0; b < 2; b++) {
+        if (u->kernels_done[b])
+            (void)cudaEventDestroy(u->kernels_done[b]);
+        if (u->copied[b])
+            (void)cudaEventDestroy(u->copied[b]);
+    }
+    ml_free(u);
+}
+
+static ml_status cuda_uploader_start(cuda_uploader *u)
+{
+    ML_CUDA_CHECK(cudaStreamCreateWithFlags(&u->copies, cudaStreamNonBlocking));
+    for (int b = 0; b < 2; b++) {
+        ML_CUDA_CHECK(cudaEventCreateWithFlags(&u->kernels_done[b], cudaEventDisableTiming));
+        ML_CUDA_CHECK(cudaEventCreateWithFlags(&u->copied[b], cudaEventDisableTiming));
+    }
+    return ML_OK;
+}
+
+static void *cuda_uploader_new(void)
+{
+    cuda_uploader *u = (cuda_uploader *)ml_calloc(1, sizeof *u);
+    if (u && cuda_uploader_start(u) != ML_OK) {
+        cuda_uploader_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+static ml_status cuda_uploader_send(void *queue, int buffer, int n, void *const *device_ptrs,
+                                    const void *const *host_ptrs, const size_t *bytes)
+{
+    cuda_uploader *u = (cuda_uploader *)queue;
+    int other = 1 - buffer;
+    /* The kernels queued so far read the previous batch, in the other buffer;
+     * this buffer's readers were all queued before the previous send. */
+    ML_CUDA_CHECK(cudaEventRecord(u->kernels_done[other], g_stream));
+    u->kernels_marked[other] = 1;
+    if (u->kernels_marked[buffer])
+        ML_CUDA_CHECK(cudaStreamWaitEvent(u->copies, u->kernels_done[buffer], 0));
+    for (int i = 0; i < n; i++)
+        if (bytes[i])
+            ML_CUDA_CHECK(cudaMemcpyAsync(device_ptrs[i], host_ptrs[i], bytes[i], cudaMemcpyHostToDevice, u->copies));
+    ML_CUDA_CHECK(cudaEventRecord(u->copied[buffer], u->copies));
+    u->copies_marked[buffer] = 1;
+    ML_CUDA_CHECK(cudaStreamWaitEvent(g_stream, u->copied[buffer], 0));
+    return ML_OK;
+}
+
+static ml_status cuda_uploader_wait_host(void *queue, int buffer)
+{
+    cuda_uploader *u = (cuda_uploader *)queue;
+    if (u->copies_marked[buffer])
+        ML_CUDA_CHECK(cudaEventSynchronize(u->copied[buffer]));
+    return ML_OK;
+}
+
+static const ml_device_memory cuda_memory = {"cuda",           cuda_alloc,         cuda_free,
+                                             cuda_copy_host,   cuda_copy_same,     cuda_fill_zero,
+                                             cuda_host_alloc,  cuda_host_free,     cuda_uploader_new,
+                                             cuda_uploader_free, cuda_uploader_send, cuda_uploader_wait_host};
 
 /* ---- Matrix product ---- */
 

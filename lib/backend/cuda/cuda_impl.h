@@ -27,6 +27,7 @@
 extern "C" {
 #include "backend/backend.h"
 #include "backend/plan.h"
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "tensor/tensor.h"
