@@ -173,9 +173,13 @@ ml_tensor *ml_tensor_new_pinned(ml_dtype dtype, int ndim, const int64_t *shape, 
     if (!memory || !memory->host_alloc)
         return ml_tensor_new(dtype, ndim, shape, ML_CPU);
     ml_tensor *t = tensor_allocated(dtype, ndim, shape, ML_CPU, memory->host_alloc, memory->host_free);
-    if (t)
+    if (t) {
         t->storage->free_host = memory->host_free;
-    return t;
+        return t;
+    }
+    /* Page-locked memory only speeds the copies up: without it they are staged. */
+    ml_error_clear();
+    return ml_tensor_new(dtype, ndim, shape, ML_CPU);
 }
 
 ml_tensor *ml_tensor_wrap(ml_dtype dtype, int ndim, const int64_t *shape, void *data)

@@ -70,8 +70,8 @@ const char *ml_dtype_name(ml_dtype dtype);
 /* A zero-filled tensor. NULL with the error set if the device has no memory. */
 ml_tensor *ml_tensor_new(ml_dtype dtype, int ndim, const int64_t *shape, ml_device device);
 /* A zero-filled CPU tensor in memory page-locked by `for_device` (plain host
- * memory when that device has none): what that device uploads from while its
- * kernels run. */
+ * memory when that device has none or can give no more): what that device
+ * uploads from while its kernels run. */
 ml_tensor *ml_tensor_new_pinned(ml_dtype dtype, int ndim, const int64_t *shape, ml_device for_device);
 /* A CPU tensor over memory the caller keeps alive and frees. */
 ml_tensor *ml_tensor_wrap(ml_dtype dtype, int ndim, const int64_t *shape, void *data);

@@ -339,6 +339,39 @@ static void test_no_allocation_per_batch(const ml_dataset *str)
     ml_feed_free(f);
 }
 
+/* The uploader's contract on a device without a copy queue (the CPU): a send
+ * copies at once, page-locked tensors fall back to plain memory, and bad
+ * arguments are refused with a message. */
+static void test_uploader_without_copy_queue(void)
+{
+    ml_tensor *host = ml_tensor_new_pinned(ML_F32, 2, (int64_t[]){3, 4}, ML_CPU);
+    ml_tensor *dev = ml_tensor_new(ML_F32, 2, (int64_t[]){3, 4}, ML_CPU);
+    ml_tensor *small = ml_tensor_new(ML_F32, 1, (int64_t[]){5}, ML_CPU);
+    ml_uploader *u = NULL;
+    CHECK(host && host->device == ML_CPU && ml_tensor_f32(host)[11] == 0.0f,
+          "a page-locked tensor for the CPU is a zero-filled host tensor");
+    CHECK_OK(ml_uploader_new(ML_CPU, &u), "an uploader for the CPU");
+    if (!host || !dev || !small || !u)
+        goto done;
+    for (int i = 0; i < 12; i++)
+        ml_tensor_f32(host)[i] = (float)i + 0.5f;
+    ml_tensor *to[1] = {dev};
+    const ml_tensor *from[1] = {host};
+    CHECK_OK(ml_uploader_send(u, 1, 1, to, from), "a send into buffer 1");
+    CHECK(memcmp(ml_tensor_data(dev), ml_tensor_data(host), 48) == 0, "the send copied at once");
+    CHECK_OK(ml_uploader_wait_host(u, 1), "waiting for the host buffer returns at once");
+    CHECK(ml_uploader_send(u, 2, 1, to, from) == ML_EINVAL && strstr(ml_last_error(), "into 0 or 1"),
+          "buffer 2 is refused: %s", ml_last_error());
+    to[0] = small;
+    CHECK(ml_uploader_send(u, 0, 1, to, from) == ML_EINVAL && strstr(ml_last_error(), "the size of its destination"),
+          "a destination of another size is refused: %s", ml_last_error());
+done:
+    ml_uploader_free(u);
+    ml_tensor_free(host);
+    ml_tensor_free(dev);
+    ml_tensor_free(small);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/test_feed.XXXXXX");
@@ -366,6 +399,7 @@ int main(void)
         }
     }
     test_nan_and_ranges(mem);
+    test_uploader_without_copy_queue();
     ml_dataset_free(str);
     ml_dataset_free(mem);
     CHECK(ml_alloc_stats_get().bytes_live == live, "no memory left allocated (%lld bytes)",
