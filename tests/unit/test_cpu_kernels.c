@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "harness.h"
+#include "host_tensors.h"
 
 /* An element passes when |got - ref| <= ABS_TOL + REL_TOL * mag, where mag is
  * |ref| for elementwise results and the sum of the magnitudes of the terms for
@@ -23,38 +24,9 @@
 #define MAXN 200000
 
 static const ml_backend *be;
-static ml_rng rng;
 static double ref[MAXN], mag[MAXN];
 
 /* ---- helpers ---- */
-
-static ml_tensor *tnew(ml_dtype dtype, int nd, const int64_t *shape)
-{
-    ml_tensor *t = ml_tensor_new(dtype, nd, shape, ML_CPU);
-    if (!t) {
-        printf("Bail out! cannot allocate a tensor: %s\n", ml_last_error());
-        exit(1);
-    }
-    return t;
-}
-
-static ml_tensor *tuniform(int nd, const int64_t *shape, float lo, float hi)
-{
-    ml_tensor *t = tnew(ML_F32, nd, shape);
-    float *p = ml_tensor_f32(t);
-    for (int64_t i = 0; i < ml_tensor_numel(t); i++)
-        p[i] = ml_rng_uniform_range(&rng, lo, hi);
-    return t;
-}
-
-static ml_tensor *tnormal(int nd, const int64_t *shape, float sd)
-{
-    ml_tensor *t = tnew(ML_F32, nd, shape);
-    float *p = ml_tensor_f32(t);
-    for (int64_t i = 0; i < ml_tensor_numel(t); i++)
-        p[i] = ml_rng_normal(&rng, 0.0f, sd);
-    return t;
-}
 
 static ml_tensor *tlabels(int64_t B, int64_t K)
 {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "host_tensors.h"
 #include "ml.h"
 
 #define TOL_ELEM_ABS 1e-6
@@ -48,7 +49,6 @@ static uint64_t ml_cuda_alloc_count(void)
 
 static const ml_backend *cpu, *gpu;
 static const ml_device_memory *gmem;
-static ml_rng rng;
 
 /* ---- Worst errors per op, printed at the end ---- */
 
@@ -79,34 +79,6 @@ static void stat_add(const char *op, double abs_err, double ratio)
 }
 
 /* ---- Host tensors ---- */
-
-static ml_tensor *tnew(ml_dtype dtype, int nd, const int64_t *shape)
-{
-    ml_tensor *t = ml_tensor_new(dtype, nd, shape, ML_CPU);
-    if (!t) {
-        printf("Bail out! cannot allocate a tensor: %s\n", ml_last_error());
-        exit(1);
-    }
-    return t;
-}
-
-static ml_tensor *tuniform(int nd, const int64_t *shape, float lo, float hi)
-{
-    ml_tensor *t = tnew(ML_F32, nd, shape);
-    float *p = ml_tensor_f32(t);
-    for (int64_t i = 0; i < ml_tensor_numel(t); i++)
-        p[i] = ml_rng_uniform_range(&rng, lo, hi);
-    return t;
-}
-
-static ml_tensor *tnormal(int nd, const int64_t *shape, float sd)
-{
-    ml_tensor *t = tnew(ML_F32, nd, shape);
-    float *p = ml_tensor_f32(t);
-    for (int64_t i = 0; i < ml_tensor_numel(t); i++)
-        p[i] = ml_rng_normal(&rng, 0.0f, sd);
-    return t;
-}
 
 /* Small integers: many ties, for the argmax conventions. */
 static ml_tensor *tties(int nd, const int64_t *shape, int levels)
