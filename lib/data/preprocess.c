@@ -841,25 +841,15 @@ static ml_status write_one(ml_h5_file *f, const char *g, const ml_transform *t)
             ML_TRY(write_one(f, sub, t->items[i]));
         }
     }
-    if (t->mean) {
-        join(path, sizeof path, g, "mean");
-        ML_TRY(ml_h5_write_tensor(f, path, t->mean, NULL));
-    }
-    if (t->std) {
-        join(path, sizeof path, g, "std");
-        ML_TRY(ml_h5_write_tensor(f, path, t->std, NULL));
-    }
-    if (t->W) {
-        join(path, sizeof path, g, "W");
-        ML_TRY(ml_h5_write_tensor(f, path, t->W, NULL));
-    }
-    if (t->W_inv) {
-        join(path, sizeof path, g, "W_inv");
-        ML_TRY(ml_h5_write_tensor(f, path, t->W_inv, NULL));
-    }
-    if (t->eigenvalues) {
-        join(path, sizeof path, g, "eigenvalues");
-        ML_TRY(ml_h5_write_tensor(f, path, t->eigenvalues, NULL));
+    const struct {
+        const char *name;
+        const ml_tensor *value;
+    } fitted[] = {{"mean", t->mean}, {"std", t->std}, {"W", t->W}, {"W_inv", t->W_inv}, {"eigenvalues", t->eigenvalues}};
+    for (size_t i = 0; i < sizeof fitted / sizeof *fitted; i++) {
+        if (!fitted[i].value)
+            continue;
+        join(path, sizeof path, g, fitted[i].name);
+        ML_TRY(ml_h5_write_tensor(f, path, fitted[i].value, NULL));
     }
     return ML_OK;
 }
