@@ -405,7 +405,7 @@ ml_status ml_fn_compile(ml_graph *g, const ml_fn_spec *spec, ml_fn **out)
     fn->storage.bytes = total;
     fn->storage.refcount = 1;
     fn->storage.device = spec->device;
-    fn->storage.borrowed = 1;
+    fn->storage.release = NULL; /* the arena is freed by ml_fn_free, not by its tensors */
     for (int s = 0; s < fn->n_steps; s++) {
         ml_node *n = fn->steps[s].node;
         if (!is_alias(n) && !is_effect_op(n)) {

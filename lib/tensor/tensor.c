@@ -152,6 +152,7 @@ static ml_tensor *tensor_allocated(ml_dtype dtype, int ndim, const int64_t *shap
     }
     s->refcount = 1;
     s->device = device;
+    s->release = release;
     t->storage = s;
     return t;
 }
@@ -173,10 +174,8 @@ ml_tensor *ml_tensor_new_pinned(ml_dtype dtype, int ndim, const int64_t *shape, 
     if (!memory || !memory->host_alloc)
         return ml_tensor_new(dtype, ndim, shape, ML_CPU);
     ml_tensor *t = tensor_allocated(dtype, ndim, shape, ML_CPU, memory->host_alloc, memory->host_free);
-    if (t) {
-        t->storage->free_host = memory->host_free;
+    if (t)
         return t;
-    }
     /* Page-locked memory only speeds the copies up: without it they are staged. */
     ml_error_clear();
     return ml_tensor_new(dtype, ndim, shape, ML_CPU);
@@ -196,7 +195,6 @@ ml_tensor *ml_tensor_wrap(ml_dtype dtype, int ndim, const int64_t *shape, void *
     s->bytes = (size_t)ml_shape_numel(ndim, shape) * ml_dtype_size(dtype);
     s->refcount = 1;
     s->device = ML_CPU;
-    s->borrowed = 1;
     t->storage = s;
     return t;
 }
@@ -207,10 +205,8 @@ void ml_tensor_free(ml_tensor *t)
         return;
     ml_storage *s = t->storage;
     if (s && --s->refcount == 0) {
-        if (s->free_host)
-            s->free_host(s->data);
-        else if (!s->borrowed)
-            device_memory[s->device]->free(s->data);
+        if (s->release)
+            s->release(s->data);
         ml_free(s);
     }
     ml_free(t);

@@ -51,8 +51,9 @@ typedef struct {
     size_t bytes;
     int refcount;
     ml_device device;
-    int borrowed; /* data belongs to the caller (ml_tensor_wrap): never freed here */
-    void (*free_host)(void *ptr); /* page-locked host memory (ml_tensor_new_pinned): its device's host_free */
+    /* Frees data: the device's free, a device's host_free for page-locked
+     * memory (ml_tensor_new_pinned), NULL when data belongs to the caller (ml_tensor_wrap). */
+    void (*release)(void *ptr);
 } ml_storage;
 
 typedef struct {
