@@ -61,12 +61,6 @@ static size_t node_bytes(const ml_fn *fn, int id)
     return bytes ? bytes : ARENA_ALIGN;
 }
 
-static int is_effect_op(const ml_node *n)
-{
-    return n->op == ML_OP_MOMENTUM_STEP || n->op == ML_OP_MOMENTUM_MATMUL_STEP || n->op == ML_OP_MAX_NORM ||
-           n->op == ML_OP_NONFINITE_WATCH;
-}
-
 static int is_leaf(const ml_node *n)
 {
     return n->op == ML_OP_INPUT || n->op == ML_OP_SHARED || n->op == ML_OP_SCALAR ||
@@ -144,7 +138,7 @@ static void set_runtime_shapes(ml_fn *fn, int64_t batch)
 static void bind_step(ml_fn *fn, fn_step *s)
 {
     const ml_node *n = s->node;
-    if (!is_effect_op(n))
+    if (!graph_is_effect(n))
         s->args.out = fn->t[n->id];
     for (int k = 0; k < n->n_in; k++)
         s->args.in[k] = fn->t[n->in[k]->id];
@@ -267,7 +261,7 @@ ml_status ml_fn_compile(ml_graph *g, const ml_fn_spec *spec, ml_fn **out)
     }
     fn->n_updates = spec->n_updates;
     for (int i = 0; i < spec->n_effects; i++) {
-        if (!spec->effects[i] || !is_effect_op(spec->effects[i])) {
+        if (!spec->effects[i] || !graph_is_effect(spec->effects[i])) {
             status = ml_error(ML_EINVAL, "compile: effect %d is not a learning-rule step", i);
             goto fail;
         }
@@ -361,14 +355,14 @@ ml_status ml_fn_compile(ml_graph *g, const ml_fn_spec *spec, ml_fn **out)
         ml_node *n = g->nodes[order[s]];
         fn_step *st = &fn->steps[fn->n_steps++];
         st->node = n;
-        if (!is_alias(n) && !is_effect_op(n)) {
+        if (!is_alias(n) && !graph_is_effect(n)) {
             offset[n->id] = planner_take(&pl, node_bytes(fn, n->id));
         }
         /* Operands read here for the last time give their buffers back. */
         for (int k = 0; k <= n->n_in; k++) {
             int r = root_of(g, k < n->n_in ? n->in[k]->id : n->id);
             ml_node *rn = g->nodes[r];
-            if (last_use[r] == s && !is_leaf(rn) && !is_effect_op(rn)) {
+            if (last_use[r] == s && !is_leaf(rn) && !graph_is_effect(rn)) {
                 planner_give(&pl, offset[r], node_bytes(fn, r));
                 last_use[r] = -2; /* given back once */
             }
@@ -408,7 +402,7 @@ ml_status ml_fn_compile(ml_graph *g, const ml_fn_spec *spec, ml_fn **out)
     fn->storage.release = NULL; /* the arena is freed by ml_fn_free, not by its tensors */
     for (int s = 0; s < fn->n_steps; s++) {
         ml_node *n = fn->steps[s].node;
-        if (!is_alias(n) && !is_effect_op(n)) {
+        if (!is_alias(n) && !graph_is_effect(n)) {
             fn->t[n->id].storage = &fn->storage;
             fn->t[n->id].offset = offset[n->id];
         }

@@ -175,6 +175,12 @@ ml_node *ml_const(ml_graph *g, float value, int ndim, const int64_t *shape)
     return n;
 }
 
+int graph_is_effect(const ml_node *n)
+{
+    return n->op == ML_OP_MOMENTUM_STEP || n->op == ML_OP_MOMENTUM_MATMUL_STEP || n->op == ML_OP_MAX_NORM ||
+           n->op == ML_OP_NONFINITE_WATCH;
+}
+
 static int is_f32(const char *what, const ml_node *x)
 {
     if (x->dtype != ML_F32) {
@@ -183,7 +189,7 @@ static int is_f32(const char *what, const ml_node *x)
                  ml_node_describe(x, d, sizeof d));
         return 0;
     }
-    if (x->op == ML_OP_SCALAR || x->op == ML_OP_MOMENTUM_STEP || x->op == ML_OP_MOMENTUM_MATMUL_STEP) {
+    if (x->op == ML_OP_SCALAR || graph_is_effect(x)) {
         char d[160];
         ml_error(ML_EINVAL, "%s: %s is not a tensor value", what, ml_node_describe(x, d, sizeof d));
         return 0;

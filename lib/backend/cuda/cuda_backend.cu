@@ -158,11 +158,11 @@ static void cuda_host_free(void *p)
  * computes.  Two events per buffer order the streams:
  *   kernels_done[b]  on the kernel stream after every kernel that may read b
  *                    (recorded at the send into the other buffer)
- *   copied[b]        on the copy stream after b's copies */
+ *   copied[b]        on the copy stream after b's copies
+ * An event not yet recorded stands for no work: waiting for it returns at once. */
 typedef struct {
     cudaStream_t copies;
     cudaEvent_t kernels_done[2], copied[2];
-    int kernels_marked[2], copies_marked[2]; /* whether the event has been recorded */
 } cuda_uploader;
 
 static void cuda_uploader_free(void *queue)
@@ -211,23 +211,18 @@ static ml_status cuda_uploader_send(void *queue, int buffer, int n, void *const 
     /* The kernels queued so far read the previous batch, in the other buffer;
      * this buffer's readers were all queued before the previous send. */
     ML_CUDA_CHECK(cudaEventRecord(u->kernels_done[other], g_stream));
-    u->kernels_marked[other] = 1;
-    if (u->kernels_marked[buffer])
-        ML_CUDA_CHECK(cudaStreamWaitEvent(u->copies, u->kernels_done[buffer], 0));
+    ML_CUDA_CHECK(cudaStreamWaitEvent(u->copies, u->kernels_done[buffer], 0));
     for (int i = 0; i < n; i++)
         if (bytes[i])
             ML_CUDA_CHECK(cudaMemcpyAsync(device_ptrs[i], host_ptrs[i], bytes[i], cudaMemcpyHostToDevice, u->copies));
     ML_CUDA_CHECK(cudaEventRecord(u->copied[buffer], u->copies));
-    u->copies_marked[buffer] = 1;
     ML_CUDA_CHECK(cudaStreamWaitEvent(g_stream, u->copied[buffer], 0));
     return ML_OK;
 }
 
 static ml_status cuda_uploader_wait_host(void *queue, int buffer)
 {
-    cuda_uploader *u = (cuda_uploader *)queue;
-    if (u->copies_marked[buffer])
-        ML_CUDA_CHECK(cudaEventSynchronize(u->copied[buffer]));
+    ML_CUDA_CHECK(cudaEventSynchronize(((cuda_uploader *)queue)->copied[buffer]));
     return ML_OK;
 }
 
