@@ -1856,14 +1856,7 @@ static ml_status sgd_construct(ml_cfg_args *a, void **out)
         st = read_algorithm_args(a, s);
     if (st == ML_OK && ml_cfg_args_has(a, "learning_rule") &&
         (st = ml_cfg_args_object(a, "learning_rule", NULL, &obj)) == ML_OK) {
-        const ml_learning_rule *r = obj;
-        if (r->kind == ML_RULE_MOMENTUM) {
-            s->has_momentum = 1;
-            s->init_momentum = r->init_momentum;
-            s->nesterov = r->nesterov;
-        } else {
-            s->rule = *r;
-        }
+        s->rule = *(const ml_learning_rule *)obj;
     }
     int n_callbacks = ml_cfg_args_count(a, "update_callbacks");
     if (st == ML_OK && n_callbacks > 0 &&

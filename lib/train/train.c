@@ -289,15 +289,9 @@ static ml_status build_functions(run_state *s)
     for (int i = 0; i < n_params; i++)
         params[i] = ml_model_param(m, i).node;
     ml_status st = ml_grad(g, cost, n_params, params, grads);
-    ml_learning_rule spec = sgd->rule;
-    if (spec.kind == ML_RULE_PLAIN && sgd->has_momentum) {
-        ml_learning_rule_init(&spec, ML_RULE_MOMENTUM);
-        spec.init_momentum = sgd->init_momentum;
-        spec.nesterov = sgd->nesterov;
-    }
     ml_rule_step step = {0};
     if (st == ML_OK)
-        st = ml_rule_new(&spec, m, s->opts->device, sgd->learning_rate, &s->rule);
+        st = ml_rule_new(&sgd->rule, m, s->opts->device, sgd->learning_rate, &s->rule);
     if (st == ML_OK)
         st = ml_rule_build(s->rule, g, m, grads, &step);
     for (int i = 0; st == ML_OK && i < step.n_effects; i++)

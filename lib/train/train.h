@@ -120,10 +120,7 @@ typedef struct {
     ml_monitoring_dataset *monitor;
     ml_cost *cost;                 /* borrowed; NULL: the model's default cost */
     ml_termination *termination;   /* borrowed; NULL: train until stopped */
-    int has_momentum;              /* learning_rule: Momentum (when rule.kind is ML_RULE_PLAIN) */
-    float init_momentum;
-    int nesterov;
-    ml_learning_rule rule;         /* learning_rule: another rule (train/rules.h) */
+    ml_learning_rule rule;         /* learning_rule (train/rules.h) */
     int n_update_callbacks;        /* update_callbacks: ExponentialDecay, after every batch */
     ml_extension **update_callbacks; /* borrowed */
     ml_iteration_mode iteration;   /* train_iteration_mode (data/iterator.h) */

@@ -52,8 +52,8 @@ static void test_mlp_learns(void)
     ml_sgd_init(&sgd);
     sgd.learning_rate = 0.1f;
     sgd.batch_size = 20;
-    sgd.has_momentum = 1;
-    sgd.init_momentum = 0.5f;
+    ml_learning_rule_init(&sgd.rule, ML_RULE_MOMENTUM);
+    sgd.rule.init_momentum = 0.5f;
     ml_monitoring_dataset sets[2] = {{"train", train}, {"valid", valid}};
     sgd.n_monitor = 2;
     sgd.monitor = sets;
