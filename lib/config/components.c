@@ -2020,7 +2020,6 @@ static ml_status train_construct(ml_cfg_args *a, void **out)
     }
     if (st == ML_OK && (st = ml_cfg_args_object(a, "algorithm", NULL, &obj)) == ML_OK) {
         if (ml_cfg_ctx_component_of(ml_cfg_args_ctx(a), obj) == &bgd) {
-            t->train.algorithm_kind = ML_ALGORITHM_BGD;
             t->train.bgd = obj;
         } else {
             t->train.algorithm = obj;

@@ -332,7 +332,7 @@ static ml_status build_functions(run_state *s)
         monitored[n_monitored++] = ml_cost_default_of(m, g, output, y);
         monitored[n_monitored++] = ml_misclass(g, output, y);
     }
-    if (st == ML_OK && s->t->algorithm_kind == ML_ALGORITHM_SGD) {
+    if (st == ML_OK && !s->t->bgd) {
         ml_fn_spec train = {.n_inputs = 2, .inputs = inputs, .n_outputs = 1, .outputs = &cost,
                             .n_updates = step.n_updates, .updates = step.updates, .n_effects = n_effects,
                             .effects = effects, .max_batch = sgd->batch_size, .device = s->opts->device,
@@ -765,7 +765,7 @@ static ml_status read_train_position(run_state *s, ml_h5_file *f, ml_feed_positi
     if (ml_h5_exists(f, TRAIN_STATE) != ML_H5_GROUP)
         return ml_error(ML_ENOTFOUND, "%s: no training state to resume from (%s is written by ml-train)", name,
                         TRAIN_STATE);
-    int bgd = s->t->algorithm_kind == ML_ALGORITHM_BGD;
+    int bgd = s->t->bgd != NULL;
     if ((ml_h5_exists(f, TRAIN_STATE "/bgd") == ML_H5_GROUP) != bgd)
         return ml_error(ML_EFORMAT, "%s:%s: the file was trained with %s, the experiment says %s", name, TRAIN_STATE,
                         bgd ? "SGD" : "BGD", bgd ? "BGD" : "SGD");
@@ -881,13 +881,11 @@ static ml_status read_train_state(run_state *s, ml_h5_file *f)
 ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **monitor)
 {
     *monitor = NULL;
-    if (t->algorithm_kind == ML_ALGORITHM_BGD && !t->bgd)
-        return ml_error(ML_EINVAL, "BGD: the training has no BGD settings");
     /* BGD's base holds the settings it shares with SGD (monitor, cost, termination). */
-    ml_sgd *sgd = t->algorithm_kind == ML_ALGORITHM_BGD ? &t->bgd->base : t->algorithm;
+    ml_sgd *sgd = t->bgd ? &t->bgd->base : t->algorithm;
     if (sgd->batch_size < 1)
         return ml_error(ML_EINVAL, "%s: batch_size must be at least 1",
-                        t->algorithm_kind == ML_ALGORITHM_BGD ? "BGD" : "SGD");
+                        t->bgd ? "BGD" : "SGD");
     if (t->save_path && !t->allow_overwrite && access(t->save_path, F_OK) == 0)
         return ml_error(ML_EIO, "%s: exists, and allow_overwrite is false", t->save_path);
     run_state s = {.t = t, .opts = opts, .m = t->model, .sgd = sgd};
@@ -924,7 +922,7 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
             goto done;
     }
     /* BGD keeps its own position (ml_bgd_read_state); its feed only counts the batches. */
-    int feed_resumes = opts->resume && t->algorithm_kind != ML_ALGORITHM_BGD;
+    int feed_resumes = opts->resume && !t->bgd;
     ml_feed_opts fo = {.iter = {.mode = sgd->iteration, .batch_size = sgd->batch_size, .seed = sgd->seed},
                        .device = opts->device, .resume = feed_resumes ? &resume_at : NULL};
     if ((st = ml_feed_new(s.train_data, &fo, &s.feed)) != ML_OK)
@@ -959,7 +957,7 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
         }
     if ((st = build_functions(&s)) != ML_OK)
         goto done;
-    if (t->algorithm_kind == ML_ALGORITHM_BGD &&
+    if (t->bgd &&
         ((st = ml_dataset_require_memory(s.train_data, "BGD")) != ML_OK ||
          (st = ml_bgd_run_new(t->bgd, t->model, s.train_data, opts->device, &s.bgd)) != ML_OK))
         goto done;

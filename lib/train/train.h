@@ -133,14 +133,11 @@ void ml_sgd_init(ml_sgd *sgd);
 /* Batch gradient descent with line searches (train/bgd.h). */
 typedef struct ml_bgd ml_bgd;
 
-typedef enum { ML_ALGORITHM_SGD, ML_ALGORITHM_BGD } ml_algorithm_kind;
-
 typedef struct {
     ml_dataset *dataset;       /* borrowed */
     ml_model *model;           /* borrowed */
     ml_sgd *algorithm;         /* borrowed; SGD */
-    ml_algorithm_kind algorithm_kind; /* ML_ALGORITHM_SGD (0) or BGD */
-    ml_bgd *bgd;               /* borrowed; BGD (its base replaces algorithm) */
+    ml_bgd *bgd;               /* borrowed; BGD when set (its base replaces algorithm) */
     char *save_path;           /* NULL: nothing saved */
     int64_t save_freq;         /* epochs between saves; 0: only at the end */
     int allow_overwrite;

@@ -189,7 +189,7 @@ static void test_train_loop(void)
     cfg.base.n_monitor = 1;
     cfg.base.monitor = sets;
     cfg.base.termination = &stop;
-    ml_train t = {.dataset = ds, .model = m, .algorithm_kind = ML_ALGORITHM_BGD, .bgd = &cfg};
+    ml_train t = {.dataset = ds, .model = m, .bgd = &cfg};
     ml_train_opts opts = {.device = ML_CPU};
     ml_monitor *mon = NULL;
     CHECK_OK(ml_train_run(&t, &opts, &mon), "3 epochs of BGD run in the training loop");
