@@ -921,6 +921,9 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
             (st = read_train_position(&s, resume_file, &resume_at)) != ML_OK)
             goto done;
     }
+    /* BGD's line searches need all of X: refused before a feed would start streaming it. */
+    if (t->bgd && (st = ml_dataset_require_memory(s.train_data, "BGD")) != ML_OK)
+        goto done;
     /* BGD keeps its own position (ml_bgd_read_state); its feed only counts the batches. */
     int feed_resumes = opts->resume && !t->bgd;
     ml_feed_opts fo = {.iter = {.mode = sgd->iteration, .batch_size = sgd->batch_size, .seed = sgd->seed},
@@ -957,9 +960,7 @@ ml_status ml_train_run(ml_train *t, const ml_train_opts *opts, ml_monitor **moni
         }
     if ((st = build_functions(&s)) != ML_OK)
         goto done;
-    if (t->bgd &&
-        ((st = ml_dataset_require_memory(s.train_data, "BGD")) != ML_OK ||
-         (st = ml_bgd_run_new(t->bgd, t->model, s.train_data, opts->device, &s.bgd)) != ML_OK))
+    if (t->bgd && (st = ml_bgd_run_new(t->bgd, t->model, s.train_data, opts->device, &s.bgd)) != ML_OK)
         goto done;
     if (resume_file) {
         st = read_train_state(&s, resume_file);
