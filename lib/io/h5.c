@@ -1485,6 +1485,15 @@ ml_status ml_h5_read_tensor_expect(ml_h5_file *f, const char *path, ml_dtype dty
     return read_tensor(f, path, &dtype, ndim, shape, out);
 }
 
+ml_status ml_h5_read_tensor_into(ml_h5_file *f, const char *path, ml_tensor *dst)
+{
+    ml_tensor *read = NULL;
+    ML_TRY(ml_h5_read_tensor_expect(f, path, dst->dtype, dst->ndim, dst->shape, &read));
+    ml_status st = ml_tensor_copy(dst, read);
+    ml_tensor_free(read);
+    return st;
+}
+
 /* The dataset ml_h5_read_rows reads, kept open with a chunk cache that holds
  * at least two of its chunks (so a batch across a chunk boundary reads each once). */
 static ml_status rows_dataset(ml_h5_file *f, const char *path, hid_t *d)

@@ -138,6 +138,8 @@ ml_status ml_h5_read_tensor(ml_h5_file *f, const char *path, ml_tensor **out);
  * ML_EFORMAT for the wrong type). */
 ml_status ml_h5_read_tensor_expect(ml_h5_file *f, const char *path, ml_dtype dtype, int ndim,
                                    const int64_t *shape, ml_tensor **out);
+/* As ml_h5_read_tensor_expect with dst's type and shape, into dst (on any device). */
+ml_status ml_h5_read_tensor_into(ml_h5_file *f, const char *path, ml_tensor *dst);
 
 /* Shape of a dataset; dtype (may be NULL) as ml_h5_read_tensor would give it
  * (a non-numeric dataset is then ML_EFORMAT). */

@@ -381,29 +381,34 @@ ml_node *ml_model_fprop(ml_model *m, ml_graph *g, ml_node *x, const ml_dropout_s
     return h;
 }
 
-ml_status ml_model_write_params(const ml_model *m, ml_h5_file *f)
+ml_status ml_model_write_param_set(const ml_model *m, ml_h5_file *f, const char *group, ml_tensor *const *set)
 {
-    ml_h5_write_opts opts = {0};
     for (int i = 0; i < ml_model_n_params(m); i++) {
         ml_param p = ml_model_param(m, i);
         char path[256];
-        snprintf(path, sizeof path, "/params/%s/%s", p.layer->name, p.name);
-        ML_TRY(ml_h5_write_tensor(f, path, p.value, &opts));
+        snprintf(path, sizeof path, "%s/%s/%s", group, p.layer->name, p.name);
+        ML_TRY(ml_h5_write_tensor(f, path, set ? set[i] : p.value, NULL));
     }
     return ML_OK;
 }
 
-ml_status ml_model_read_params(ml_model *m, ml_h5_file *f)
+ml_status ml_model_read_param_set(ml_model *m, ml_h5_file *f, const char *group, ml_tensor *const *set)
 {
     for (int i = 0; i < ml_model_n_params(m); i++) {
         ml_param p = ml_model_param(m, i);
         char path[256];
-        snprintf(path, sizeof path, "/params/%s/%s", p.layer->name, p.name);
-        ml_tensor *read = NULL;
-        ML_TRY(ml_h5_read_tensor_expect(f, path, ML_F32, p.value->ndim, p.value->shape, &read));
-        ml_status st = ml_tensor_copy(p.value, read);
-        ml_tensor_free(read);
-        ML_TRY(st);
+        snprintf(path, sizeof path, "%s/%s/%s", group, p.layer->name, p.name);
+        ML_TRY(ml_h5_read_tensor_into(f, path, set ? set[i] : p.value));
     }
     return ML_OK;
+}
+
+ml_status ml_model_write_params(const ml_model *m, ml_h5_file *f)
+{
+    return ml_model_write_param_set(m, f, "/params", NULL);
+}
+
+ml_status ml_model_read_params(ml_model *m, ml_h5_file *f)
+{
+    return ml_model_read_param_set(m, f, "/params", NULL);
 }

@@ -109,5 +109,11 @@ int ml_model_outputs_logits(const ml_model *m);
 struct ml_h5_file;
 ml_status ml_model_write_params(const ml_model *m, struct ml_h5_file *f);
 ml_status ml_model_read_params(ml_model *m, struct ml_h5_file *f);
+/* The same for tensors shaped like the parameters, one per parameter in the
+ * model's order (Polyak means), under group/<layer>/<W|b>; set NULL: the
+ * parameters themselves. */
+ml_status ml_model_write_param_set(const ml_model *m, struct ml_h5_file *f, const char *group,
+                                   ml_tensor *const *set);
+ml_status ml_model_read_param_set(ml_model *m, struct ml_h5_file *f, const char *group, ml_tensor *const *set);
 
 #endif

@@ -544,12 +544,6 @@ ml_status ml_bgd_epoch(ml_bgd_run *r, int64_t epoch, volatile sig_atomic_t *stop
 /* ---- the state of a run (ml-files(5), /train_state/bgd) ---- */
 
 /* group/name/<layer>/<param> for parameter i. */
-static void buffer_path(const ml_bgd_run *r, const char *group, const char *name, int i, char *path, size_t size)
-{
-    ml_param p = ml_model_param(r->m, i);
-    snprintf(path, size, "%s/%s/%s/%s", group, name, p.layer->name, p.name);
-}
-
 ml_status ml_bgd_write_state(const ml_bgd_run *r, ml_h5_file *f, const char *group)
 {
     char path[512];
@@ -580,23 +574,11 @@ ml_status ml_bgd_write_state(const ml_bgd_run *r, ml_h5_file *f, const char *gro
     ML_TRY(ml_h5_attr_write_f64(f, group, "start_objective", st->start_objective));
     ML_TRY(ml_h5_attr_write_f64(f, group, "objective", st->objective));
     ML_TRY(ml_h5_attr_write_f64(f, group, "last_alpha", st->alpha));
-    for (int i = 0; i < r->n_params; i++) {
-        buffer_path(r, group, "prev", i, path, sizeof path);
-        ML_TRY(ml_h5_write_tensor(f, path, r->prev[i], NULL));
-        buffer_path(r, group, "dir", i, path, sizeof path);
-        ML_TRY(ml_h5_write_tensor(f, path, r->dir[i], NULL));
-    }
+    snprintf(path, sizeof path, "%s/prev", group);
+    ML_TRY(ml_model_write_param_set(r->m, f, path, r->prev));
+    snprintf(path, sizeof path, "%s/dir", group);
+    ML_TRY(ml_model_write_param_set(r->m, f, path, r->dir));
     return ML_OK;
-}
-
-/* A tensor of the state into buffer dst (of the parameter's shape, on the run's device). */
-static ml_status read_buffer(ml_h5_file *f, const char *path, ml_tensor *dst)
-{
-    ml_tensor *t = NULL;
-    ML_TRY(ml_h5_read_tensor_expect(f, path, ML_F32, dst->ndim, dst->shape, &t));
-    ml_status st = ml_tensor_copy(dst, t);
-    ml_tensor_free(t);
-    return st;
 }
 
 ml_status ml_bgd_read_state(ml_bgd_run *r, ml_h5_file *f, const char *group)
@@ -635,12 +617,10 @@ ml_status ml_bgd_read_state(ml_bgd_run *r, ml_h5_file *f, const char *group)
     ML_TRY(ml_h5_attr_read_f64(f, group, "start_objective", &st->start_objective));
     ML_TRY(ml_h5_attr_read_f64(f, group, "objective", &st->objective));
     ML_TRY(ml_h5_attr_read_f64(f, group, "last_alpha", &st->alpha));
-    for (int i = 0; i < r->n_params; i++) {
-        buffer_path(r, group, "prev", i, path, sizeof path);
-        ML_TRY(read_buffer(f, path, r->prev[i]));
-        buffer_path(r, group, "dir", i, path, sizeof path);
-        ML_TRY(read_buffer(f, path, r->dir[i]));
-    }
+    snprintf(path, sizeof path, "%s/prev", group);
+    ML_TRY(ml_model_read_param_set(r->m, f, path, r->prev));
+    snprintf(path, sizeof path, "%s/dir", group);
+    ML_TRY(ml_model_read_param_set(r->m, f, path, r->dir));
     r->alpha = alpha;
     r->have_prev = have_prev != 0;
     r->skip_groups = groups_done;

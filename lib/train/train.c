@@ -175,12 +175,8 @@ static ml_status model_save(const char *path, const ml_model *m, const ml_model_
         st = ml_model_write_params(m, f);
     if (st == ML_OK && mon)
         st = ml_monitor_write(mon, f);
-    for (int i = 0; st == ML_OK && avg && i < ml_model_n_params(m); i++) {
-        ml_param p = ml_model_param(m, i);
-        char where[256];
-        snprintf(where, sizeof where, "/params_averaged/%s/%s", p.layer->name, p.name);
-        st = ml_h5_write_tensor(f, where, avg->params[i], NULL);
-    }
+    if (st == ML_OK && avg)
+        st = ml_model_write_param_set(m, f, "/params_averaged", avg->params);
     if (st == ML_OK && avg)
         st = ml_h5_attr_write_i64(f, "/params_averaged", "start_epoch", avg->start);
     if (st == ML_OK && avg)
@@ -798,11 +794,7 @@ static ml_status read_sgd_state(run_state *s, ml_h5_file *f)
         if (ml_h5_exists(f, path) != ML_H5_DATASET)
             return ml_error(ML_EFORMAT, "%s:%s: not found: the file was trained with another learning rule", name,
                             path);
-        ml_tensor *t = NULL;
-        ML_TRY(ml_h5_read_tensor_expect(f, path, ML_F32, slot.tensor->ndim, slot.tensor->shape, &t));
-        ml_status st = ml_tensor_copy(slot.tensor, t);
-        ml_tensor_free(t);
-        ML_TRY(st);
+        ML_TRY(ml_h5_read_tensor_into(f, path, slot.tensor));
     }
     for (int i = 0; i < ml_rule_n_vars(s->rule); i++) {
         ml_rule_var v = ml_rule_var_at(s->rule, i);
@@ -857,16 +849,7 @@ static ml_status read_train_state(run_state *s, ml_h5_file *f)
         ML_TRY(st);
     }
     if (s->avg.params && ml_h5_exists(f, "/params_averaged") == ML_H5_GROUP) {
-        for (int i = 0; i < ml_model_n_params(s->m); i++) {
-            ml_param p = ml_model_param(s->m, i);
-            char path[256];
-            snprintf(path, sizeof path, "/params_averaged/%s/%s", p.layer->name, p.name);
-            ml_tensor *t = NULL;
-            ML_TRY(ml_h5_read_tensor_expect(f, path, ML_F32, p.value->ndim, p.value->shape, &t));
-            ml_status st = ml_tensor_copy(s->avg.params[i], t);
-            ml_tensor_free(t);
-            ML_TRY(st);
-        }
+        ML_TRY(ml_model_read_param_set(s->m, f, "/params_averaged", s->avg.params));
         ML_TRY(ml_h5_attr_read_i64(f, "/params_averaged", "start_epoch", &s->avg.start));
         ML_TRY(ml_h5_attr_read_i64(f, "/params_averaged", "steps", &s->avg.steps));
         s->averaging = 1;
