@@ -15,6 +15,7 @@
 #include "model/cost.h"
 #include "model/model.h"
 #include "train/bgd.h"
+#include "train/evaluate.h"
 #include "train/train.h"
 
 #define ALIASES(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -644,56 +645,6 @@ static const ml_cfg_param transformer_dataset_params[] = {
 
 /* The outputs of layer `top` (0-based) of m for every row of raw, computed
  * once on the CPU in batches. */
-static ml_status transform_rows(ml_model *m, int top, const ml_dataset *raw, ml_tensor **out)
-{
-    enum { BATCH = 1000 };
-    ml_graph *g = ml_graph_new();
-    if (!g)
-        return ML_ENOMEM;
-    ml_fn *fn = NULL;
-    ml_tensor *X = NULL;
-    int64_t n = ml_dataset_n_examples(raw), d_in = ml_dataset_n_features(raw);
-    int saved = m->n_layers;
-    ml_status st = ml_model_bind(m, g);
-    ml_node *x = ml_input(g, "X", ML_F32, 2, (int64_t[]){ML_BATCH, d_in});
-    m->n_layers = top + 1;
-    ml_node *h = st == ML_OK ? ml_model_fprop(m, g, x, NULL) : NULL;
-    m->n_layers = saved;
-    if (st == ML_OK && h && h->ndim != 2)
-        h = ml_flatten(g, h);
-    if (st == ML_OK && !h)
-        st = ML_ESHAPE;
-    if (st == ML_OK) {
-        ml_fn_spec spec = {.n_inputs = 1, .inputs = &x, .n_outputs = 1, .outputs = &h,
-                           .max_batch = n < BATCH ? (n ? n : 1) : BATCH, .device = ML_CPU};
-        st = ml_fn_compile(g, &spec, &fn);
-    }
-    ml_tensor rows;
-    ml_tensor *in[1] = {&rows};
-    for (int64_t start = 0; st == ML_OK && start < n; start += BATCH) {
-        int64_t count = n - start < BATCH ? n - start : BATCH;
-        ml_tensor_point_rows(&rows, raw->X, start, count);
-        if ((st = ml_fn_call(fn, in)) != ML_OK)
-            break;
-        const ml_tensor *o = ml_fn_output(fn, 0);
-        if (!X && !(X = ml_tensor_new(ML_F32, 2, (int64_t[]){n, o->shape[1]}, ML_CPU))) {
-            st = ML_ENOMEM;
-            break;
-        }
-        memcpy(ml_tensor_f32(X) + start * o->shape[1], ml_tensor_data(o), (size_t)(count * o->shape[1]) * sizeof(float));
-    }
-    if (st == ML_OK && !X)
-        st = ml_error(ML_EINVAL, "%s: the dataset has no examples", raw->name);
-    ml_fn_free(fn);
-    ml_graph_free(g);
-    if (st != ML_OK) {
-        ml_tensor_free(X);
-        return st;
-    }
-    *out = X;
-    return ML_OK;
-}
-
 static ml_status transformer_dataset_construct(ml_cfg_args *a, void **out)
 {
     void *obj;
@@ -724,8 +675,10 @@ static ml_status transformer_dataset_construct(ml_cfg_args *a, void **out)
     ml_dataset *d = NULL;
     if (st == ML_OK && !(d = ml_dataset_new(raw->name)))
         st = ML_ENOMEM;
+    if (st == ML_OK && ml_dataset_n_examples(raw) == 0)
+        st = ml_error(ML_EINVAL, "%s: the dataset has no examples", raw->name);
     if (st == ML_OK)
-        st = transform_rows(m, top, raw, &d->X);
+        st = ml_model_outputs(m, raw, top, 0, 1000, ML_CPU, &d->X);
     if (st == ML_OK && raw->y) {
         if (!(d->y = ml_tensor_new(raw->y->dtype, raw->y->ndim, raw->y->shape, ML_CPU)))
             st = ML_ENOMEM;

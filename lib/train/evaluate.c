@@ -29,33 +29,35 @@ double ml_eval_recall(const ml_eval_result *r, int64_t k)
     return actual ? (double)r->confusion[k * r->n_classes + k] / (double)actual : NAN;
 }
 
-ml_status ml_predict(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_device device,
-                     ml_tensor **probabilities)
+ml_status ml_model_outputs(ml_model *m, const ml_dataset *d, int top, int softmax, int64_t batch_size,
+                           ml_device device, ml_tensor **outputs)
 {
-    *probabilities = NULL;
-    int64_t k = ml_model_n_classes(m), n = ml_dataset_n_examples(d);
-    if (k <= 0)
-        return ml_error(ML_EINVAL, "the model has no Softmax output to score classes with");
+    *outputs = NULL;
+    int64_t n = ml_dataset_n_examples(d);
     if (ml_dataset_n_features(d) != ml_space_size(&m->input_space)) {
         char sp[96];
         return ml_error(ML_ESHAPE, "%s: rows of %lld values do not fit the model's input %s", d->name,
                         (long long)ml_dataset_n_features(d), ml_space_describe(&m->input_space, sp, sizeof sp));
     }
-    ml_tensor *probs = ml_tensor_new(ML_F32, 2, (int64_t[]){n, k}, ML_CPU);
+    ml_tensor *out = ml_tensor_new(ML_F32, 2, (int64_t[]){n, ml_space_size(&m->layers[top]->output)}, ML_CPU);
     ml_graph *g = ml_graph_new();
     ml_fn *fn = NULL;
     ml_tensor *x_dev = NULL;
-    ml_status st = probs && g ? ML_OK : ML_ENOMEM;
+    ml_status st = out && g ? ML_OK : ML_ENOMEM;
     if (st == ML_OK)
         st = ml_model_to_device(m, device);
     if (st == ML_OK)
         st = ml_model_bind(m, g);
     if (st == ML_OK) {
         ml_node *x = ml_input(g, "X", ML_F32, 2, (int64_t[]){ML_BATCH, ml_dataset_n_features(d)});
-        ml_node *p = ml_softmax(g, ml_model_fprop(m, g, x, NULL));
-        ml_fn_spec spec = {.n_inputs = 1, .inputs = &x, .n_outputs = 1, .outputs = &p,
-                           .max_batch = batch_size, .device = device};
-        st = p ? ml_fn_compile(g, &spec, &fn) : ML_ESHAPE;
+        int n_layers = m->n_layers;
+        m->n_layers = top + 1; /* the model up to its layer top */
+        ml_node *h = ml_model_fprop(m, g, x, NULL);
+        m->n_layers = n_layers;
+        h = h && softmax ? ml_softmax(g, h) : h && h->ndim != 2 ? ml_flatten(g, h) : h;
+        ml_fn_spec spec = {.n_inputs = 1, .inputs = &x, .n_outputs = 1, .outputs = &h,
+                           .max_batch = n < batch_size ? (n ? n : 1) : batch_size, .device = device};
+        st = h ? ml_fn_compile(g, &spec, &fn) : ML_ESHAPE;
     }
     if (st == ML_OK && device != ML_CPU && !(x_dev = ml_tensor_to(d->X, device)))
         st = ML_EDEVICE;
@@ -66,7 +68,7 @@ ml_status ml_predict(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_de
         ml_tensor_point_rows(&xb, x_dev ? x_dev : d->X, start, count);
         st = ml_fn_call(fn, in);
         ml_tensor rows;
-        ml_tensor_point_rows(&rows, probs, start, count);
+        ml_tensor_point_rows(&rows, out, start, count);
         if (st == ML_OK)
             st = ml_tensor_copy(&rows, ml_fn_output(fn, 0));
     }
@@ -76,11 +78,20 @@ ml_status ml_predict(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_de
     if (st == ML_OK && device != ML_CPU)
         st = ml_model_to_device(m, ML_CPU);
     if (st != ML_OK) {
-        ml_tensor_free(probs);
+        ml_tensor_free(out);
         return st;
     }
-    *probabilities = probs;
+    *outputs = out;
     return ML_OK;
+}
+
+ml_status ml_predict(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_device device,
+                     ml_tensor **probabilities)
+{
+    *probabilities = NULL;
+    if (ml_model_n_classes(m) <= 0)
+        return ml_error(ML_EINVAL, "the model has no Softmax output to score classes with");
+    return ml_model_outputs(m, d, m->n_layers - 1, 1, batch_size, device, probabilities);
 }
 
 ml_status ml_evaluate(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_device device,

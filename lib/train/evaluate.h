@@ -13,6 +13,12 @@ typedef struct {
     int64_t *confusion;  /* [n_classes][n_classes]: true class (row) x predicted (column) */
 } ml_eval_result;
 
+/* The output of layer `top` (flattened) for every row of d, in batches on
+ * `device`: a new CPU tensor [N, size of that layer's output]; softmax: through
+ * a softmax (the class probabilities of a Softmax top). */
+ml_status ml_model_outputs(ml_model *m, const ml_dataset *d, int top, int softmax, int64_t batch_size,
+                           ml_device device, ml_tensor **outputs);
+
 /* The class probabilities of every row of d: a new CPU tensor [N, K]. The data
  * need no labels. */
 ml_status ml_predict(ml_model *m, const ml_dataset *d, int64_t batch_size, ml_device device,
