@@ -1431,6 +1431,22 @@ ml_status ml_h5_read_rng_state(ml_h5_file *f, const char *path, uint32_t state[M
     return st;
 }
 
+ml_status ml_h5_write_rng(ml_h5_file *f, const char *path, const ml_rng *rng)
+{
+    uint32_t words[ML_RNG_STATE_WORDS];
+    ml_rng_get_state(rng, words);
+    return ml_h5_write_rng_state(f, path, words);
+}
+
+ml_status ml_h5_read_rng(ml_h5_file *f, const char *path, ml_rng *rng)
+{
+    uint32_t words[ML_RNG_STATE_WORDS];
+    ML_TRY(ml_h5_read_rng_state(f, path, words));
+    if (ml_rng_set_state(rng, words) != ML_OK)
+        return ml_error(ML_EFORMAT, "%s:%s: not a valid random state", ml_h5_file_name(f), path);
+    return ML_OK;
+}
+
 /* Reads a dataset into a new tensor; expect (may be NULL) checks dtype and shape first. */
 static ml_status read_tensor(ml_h5_file *f, const char *path, const ml_dtype *dtype, int ndim,
                              const int64_t *shape, ml_tensor **out)

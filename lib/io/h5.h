@@ -181,6 +181,10 @@ ml_status ml_h5_read_array(ml_h5_file *f, const char *path, ml_h5_type type, int
  * "m.h5:/train_state/order_rng: expected 8 words of random state" (ML_EFORMAT). */
 ml_status ml_h5_write_rng_state(ml_h5_file *f, const char *path, const uint32_t state[ML_RNG_STATE_WORDS]);
 ml_status ml_h5_read_rng_state(ml_h5_file *f, const char *path, uint32_t state[ML_RNG_STATE_WORDS]);
+/* A generator's state saved, and restored from path ("file:path: not a valid
+ * random state" when the words are not one). */
+ml_status ml_h5_write_rng(ml_h5_file *f, const char *path, const ml_rng *rng);
+ml_status ml_h5_read_rng(ml_h5_file *f, const char *path, ml_rng *rng);
 
 /* ---- text datasets ----------------------------------------------------- */
 

@@ -563,9 +563,8 @@ ml_status ml_bgd_write_state(const ml_bgd_run *r, ml_h5_file *f, const char *gro
     ml_fn *fns[2] = {r->grad_fn, r->eval_fn};
     const char *fn_names[2] = {"grad_rng", "eval_rng"};
     for (int k = 0; k < 2; k++) {
-        ml_rng_get_state(ml_fn_rng(fns[k]), words);
         snprintf(path, sizeof path, "%s/%s", group, fn_names[k]);
-        ML_TRY(ml_h5_write_rng_state(f, path, words));
+        ML_TRY(ml_h5_write_rng(f, path, ml_fn_rng(fns[k])));
     }
     const ml_bgd_stats *st = &r->stats;
     ML_TRY(ml_h5_attr_write_i64(f, group, "line_searches", st->line_searches));
@@ -597,18 +596,13 @@ ml_status ml_bgd_read_state(ml_bgd_run *r, ml_h5_file *f, const char *group)
     ML_TRY(ml_h5_attr_read_i64(f, group, "epoch_groups_done", &groups_done));
     if (groups_done < 0)
         return ml_error(ML_EFORMAT, "%s:%s: epoch_groups_done is negative", name, group);
-    uint32_t words[ML_RNG_STATE_WORDS];
     snprintf(path, sizeof path, "%s/order_rng", group);
-    ML_TRY(ml_h5_read_rng_state(f, path, words));
-    if (ml_rng_set_state(ml_iter_rng(r->iter), words) != ML_OK)
-        return ml_error(ML_EFORMAT, "%s:%s: not a valid random state", name, path);
+    ML_TRY(ml_h5_read_rng(f, path, ml_iter_rng(r->iter)));
     ml_fn *fns[2] = {r->grad_fn, r->eval_fn};
     const char *fn_names[2] = {"grad_rng", "eval_rng"};
     for (int k = 0; k < 2; k++) {
         snprintf(path, sizeof path, "%s/%s", group, fn_names[k]);
-        ML_TRY(ml_h5_read_rng_state(f, path, words));
-        if (ml_rng_set_state(ml_fn_rng(fns[k]), words) != ML_OK)
-            return ml_error(ML_EFORMAT, "%s:%s: not a valid random state", name, path);
+        ML_TRY(ml_h5_read_rng(f, path, ml_fn_rng(fns[k])));
     }
     ml_bgd_stats *st = &r->stats;
     ML_TRY(ml_h5_attr_read_i64(f, group, "line_searches", &st->line_searches));

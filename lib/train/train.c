@@ -676,9 +676,7 @@ static ml_status write_sgd_state(const run_state *s, ml_h5_file *f)
     ml_feed_position_get(s->feed, &pos);
     ML_TRY(ml_h5_write_rng_state(f, TRAIN_STATE "/order_rng", pos.rng));
     ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "epoch_batches_done", pos.batch));
-    uint32_t words[ML_RNG_STATE_WORDS];
-    ml_rng_get_state(ml_fn_rng(s->train_fn), words);
-    ML_TRY(ml_h5_write_rng_state(f, TRAIN_STATE "/dropout_rng", words));
+    ML_TRY(ml_h5_write_rng(f, TRAIN_STATE "/dropout_rng", ml_fn_rng(s->train_fn)));
     ML_TRY(ml_h5_create_group(f, TRAIN_STATE "/rule"));
     for (int i = 0; i < ml_rule_n_slots(s->rule); i++) {
         ml_rule_slot slot = ml_rule_slot_at(s->rule, i);
@@ -704,9 +702,7 @@ static ml_status write_train_state(const void *state, ml_h5_file *f)
     ML_TRY(ml_h5_attr_write_i64(f, TRAIN_STATE, "in_epoch", s->in_epoch));
     ML_TRY(ml_h5_attr_write_f64(f, TRAIN_STATE, "train_seconds", s->train_seconds));
     ML_TRY(s->bgd ? ml_bgd_write_state(s->bgd, f, TRAIN_STATE "/bgd") : write_sgd_state(s, f));
-    uint32_t words[ML_RNG_STATE_WORDS];
-    ml_rng_get_state(ml_fn_rng(s->monitor_fn), words);
-    ML_TRY(ml_h5_write_rng_state(f, TRAIN_STATE "/monitor_rng", words));
+    ML_TRY(ml_h5_write_rng(f, TRAIN_STATE "/monitor_rng", ml_fn_rng(s->monitor_fn)));
     ml_termination *crit[MAX_CRITERIA];
     int n_crit = flatten_criteria(s->sgd->termination, crit, 0, MAX_CRITERIA);
     double tstate[2 * MAX_CRITERIA];
@@ -784,9 +780,7 @@ static ml_status read_train_position(run_state *s, ml_h5_file *f, ml_feed_positi
 static ml_status read_sgd_state(run_state *s, ml_h5_file *f)
 {
     const char *name = ml_h5_file_name(f);
-    uint32_t words[ML_RNG_STATE_WORDS];
-    ML_TRY(ml_h5_read_rng_state(f, TRAIN_STATE "/dropout_rng", words));
-    ML_TRY(ml_rng_set_state(ml_fn_rng(s->train_fn), words));
+    ML_TRY(ml_h5_read_rng(f, TRAIN_STATE "/dropout_rng", ml_fn_rng(s->train_fn)));
     for (int i = 0; i < ml_rule_n_slots(s->rule); i++) {
         ml_rule_slot slot = ml_rule_slot_at(s->rule, i);
         char path[512];
@@ -815,9 +809,7 @@ static ml_status read_sgd_state(run_state *s, ml_h5_file *f)
 static ml_status read_train_state(run_state *s, ml_h5_file *f)
 {
     ML_TRY(s->bgd ? ml_bgd_read_state(s->bgd, f, TRAIN_STATE "/bgd") : read_sgd_state(s, f));
-    uint32_t words[ML_RNG_STATE_WORDS];
-    ML_TRY(ml_h5_read_rng_state(f, TRAIN_STATE "/monitor_rng", words));
-    ML_TRY(ml_rng_set_state(ml_fn_rng(s->monitor_fn), words));
+    ML_TRY(ml_h5_read_rng(f, TRAIN_STATE "/monitor_rng", ml_fn_rng(s->monitor_fn)));
     ml_termination *crit[MAX_CRITERIA];
     int n_crit = flatten_criteria(s->sgd->termination, crit, 0, MAX_CRITERIA);
     if (n_crit > 0) {
