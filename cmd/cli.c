@@ -104,16 +104,12 @@ int cli_parse_device(const char *text, ml_device *device)
     return 0;
 }
 
-int cli_device_chosen(const char *option_value)
-{
-    const char *env = getenv("ML_DEVICE");
-    return option_value || (env && *env);
-}
-
-int cli_choose_device(const char *option_value, ml_device *device)
+int cli_choose_device(const char *option_value, ml_device *device, int *chosen)
 {
     *device = ML_CPU;
     const char *env = getenv("ML_DEVICE");
+    if (chosen)
+        *chosen = option_value || (env && *env);
     if (option_value)
         return cli_parse_device(option_value, device);
     if (env && *env && ml_device_parse(env, device) != ML_OK)

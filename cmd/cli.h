@@ -30,15 +30,14 @@ void cli_print_version(void);
 /* Option values: 0 on success, else the usage error's status. */
 int cli_parse_int(const char *text, const char *option, int64_t min, int64_t *value);
 int cli_parse_device(const char *text, ml_device *device);
-/* The device from --device (if given), else ML_DEVICE, else the CPU. */
-/* Whether --device or ML_DEVICE chose the device (else a file may). */
-int cli_device_chosen(const char *option_value);
 /* main() of a program that takes -s overrides and records its command line:
  * run() gets an array for up to argc + extra overrides and the command line
  * (taken before getopt reorders argv); both are freed after it returns. */
 int cli_main_with_overrides(int argc, char **argv, int extra,
                             int (*run)(int argc, char **argv, const char **overrides, char *command));
-int cli_choose_device(const char *option_value, ml_device *device);
+/* The device from --device (if given), else ML_DEVICE, else the CPU; *chosen
+ * (may be NULL) says whether --device or ML_DEVICE chose it (else a file may). */
+int cli_choose_device(const char *option_value, ml_device *device, int *chosen);
 
 /* The output of a program that writes HDF5: the -o value, or "-" when it is
  * absent and stdout is not a terminal; a usage error for a terminal. */

@@ -150,7 +150,7 @@ int main(int argc, char **argv)
         return cli_usage_error("only one of MODEL and DATA can be standard input");
     cli_init("ml-eval", verbose);
     ml_device device;
-    if ((status = cli_choose_device(device_name, &device)))
+    if ((status = cli_choose_device(device_name, &device, NULL)))
         return status;
     if (predict && (status = cli_check_writable(predict)))
         return status;

@@ -59,7 +59,7 @@ static int run(int argc, char **argv, const char **overrides, char *command)
     cli_init("ml-init", quiet ? -1 : verbose);
     ml_device device;
     const char *path;
-    if ((status = cli_choose_device(device_name, &device)) || (status = cli_binary_output(output, &path)) ||
+    if ((status = cli_choose_device(device_name, &device, NULL)) || (status = cli_binary_output(output, &path)) ||
         (status = cli_check_writable(path)))
         return status;
     ml_experiment *e = NULL;

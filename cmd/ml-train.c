@@ -162,7 +162,8 @@ static int run(int argc, char **argv, const char **overrides, char *command)
         return cli_usage_error("standard output carries the monitor stream: give -o a file name");
     cli_init("ml-train", verbose);
     ml_device device;
-    if ((status = cli_choose_device(device_name, &device)))
+    int device_chosen;
+    if ((status = cli_choose_device(device_name, &device, &device_chosen)))
         return status;
     ml_set_threads((int)threads);
     ml_experiment *e = NULL;
@@ -175,7 +176,7 @@ static int run(int argc, char **argv, const char **overrides, char *command)
         status = cli_error("%s: not a training experiment (a !obj:Train)", resume ? resume : argv[optind]);
         goto done;
     }
-    if (e->train->device_given && !cli_device_chosen(device_name))
+    if (e->train->device_given && !device_chosen)
         device = e->train->device;
     if (output || resume) {
         ml_free(e->train->save_path);
