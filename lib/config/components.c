@@ -571,27 +571,21 @@ static ml_status mnist_construct(ml_cfg_args *a, void **out)
                                  "rows %lld to %lld do not lie in the %lld examples of the %s set", (long long)start,
                                  (long long)stop, (long long)n, which);
     }
-    if (shuffle) {
-        int32_t *perm = ml_malloc((size_t)(n + 1) * sizeof *perm);
-        if (!perm) {
-            ml_dataset_free(all);
-            return ML_ENOMEM;
-        }
-        ml_rng rng;
-        ml_rng_seed(&rng, 1);
-        ml_rng_permutation(&rng, perm, n);
-        st = ml_dataset_take_rows(all, perm + start, stop - start, &d);
-        ml_free(perm);
-    } else {
-        int32_t *idx = ml_malloc((size_t)(stop - start + 1) * sizeof *idx);
-        if (!idx)
-            st = ML_ENOMEM;
-        for (int64_t i = 0; idx && i < stop - start; i++)
-            idx[i] = (int32_t)(start + i);
-        if (st == ML_OK)
-            st = ml_dataset_take_rows(all, idx, stop - start, &d);
-        ml_free(idx);
+    /* The rows [start, stop) of the set, or of its fixed shuffle (seed 1). */
+    int32_t *order = ml_malloc((size_t)(n + 1) * sizeof *order);
+    if (!order) {
+        ml_dataset_free(all);
+        return ML_ENOMEM;
     }
+    ml_rng rng;
+    ml_rng_seed(&rng, 1);
+    if (shuffle)
+        ml_rng_permutation(&rng, order, n);
+    else
+        for (int64_t i = 0; i < n; i++)
+            order[i] = (int32_t)i;
+    st = ml_dataset_take_rows(all, order + start, stop - start, &d);
+    ml_free(order);
     ml_dataset_free(all);
     if (st != ML_OK)
         return st;
@@ -600,23 +594,12 @@ static ml_status mnist_construct(ml_cfg_args *a, void **out)
     if (binarize)
         for (int64_t i = 0; i < rows * cols; i++)
             x[i] = x[i] > 0.5f ? 1.0f : 0.0f;
-    if (center && rows > 0) {
-        double *mean = ml_calloc((size_t)cols, sizeof *mean);
-        if (!mean) {
-            ml_dataset_free(d);
-            return ML_ENOMEM;
-        }
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < cols; j++)
-                mean[j] += x[i * cols + j];
-        for (int64_t j = 0; j < cols; j++)
-            mean[j] /= (double)rows;
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < cols; j++)
-                x[i * cols + j] -= (float)mean[j];
-        ml_free(mean);
-    }
-    st = one_hot ? ml_dataset_one_hot(d) : ML_OK;
+    ml_transform *centering = NULL;
+    if (center && rows > 0 && (st = ml_preprocess_remove_mean_fit(d, &centering)) == ML_OK)
+        st = ml_transform_apply(centering, d);
+    ml_transform_free(centering);
+    if (st == ML_OK && one_hot)
+        st = ml_dataset_one_hot(d);
     if (st == ML_OK)
         st = apply_dataset_preprocessor(a, d);
     if (st != ML_OK) {
