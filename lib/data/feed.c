@@ -36,8 +36,7 @@ struct ml_feed {
      * start and sent to the data's device at once, so a batch is one gather
      * kernel there and nothing crosses per batch. */
     ml_tensor *epoch_index, *epoch_index_host;
-    int64_t *batch_start, *batch_count; /* into epoch_index, per batch */
-    int64_t epoch_batches, next_batch;
+    int64_t epoch_rows; /* indices drawn: batch k is [k*bs, k*bs + bs) of them, the last maybe fewer */
     ml_tensor vx, vy;    /* what ml_feed_next hands out */
     int in_epoch;
     ml_feed_position pos; /* of the next batch */
@@ -365,10 +364,7 @@ ml_status ml_feed_new(const ml_dataset *d, const ml_feed_opts *opts, ml_feed **o
         f->epoch_index = ml_tensor_new(ML_I32, 1, (int64_t[]){cap}, dev);
         /* on the CPU the indices are drawn in place: no host copy */
         f->epoch_index_host = dev == ML_CPU ? NULL : ml_tensor_new(ML_I32, 1, (int64_t[]){cap}, ML_CPU);
-        f->batch_start = ml_calloc((size_t)nb + 1, sizeof *f->batch_start);
-        f->batch_count = ml_calloc((size_t)nb + 1, sizeof *f->batch_count);
-        if (st == ML_OK && (!f->epoch_index || (dev != ML_CPU && !f->epoch_index_host) ||
-            !f->batch_start || !f->batch_count))
+        if (st == ML_OK && (!f->epoch_index || (dev != ML_CPU && !f->epoch_index_host)))
             st = ML_ENOMEM;
     }
     if (st == ML_OK && !f->streamed && f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
@@ -417,8 +413,6 @@ void ml_feed_free(ml_feed *f)
     }
     ml_tensor_free(f->epoch_index);
     ml_tensor_free(f->epoch_index_host);
-    ml_free(f->batch_start);
-    ml_free(f->batch_count);
     ml_iter_free(f->iter);
     ml_free(f);
 }
@@ -456,16 +450,13 @@ static ml_status draw_epoch_index(ml_feed *f)
 {
     ml_tensor *host = f->epoch_index_host ? f->epoch_index_host : f->epoch_index;
     int32_t *all = ml_tensor_i32(host);
-    int64_t total = 0, k = 0;
+    int64_t total = 0;
     ml_batch b;
     while (ml_iter_next(f->iter, &b)) {
         memcpy(all + total, b.index, (size_t)b.count * sizeof *all);
-        f->batch_start[k] = total;
-        f->batch_count[k++] = b.count;
         total += b.count;
     }
-    f->epoch_batches = k;
-    f->next_batch = 0;
+    f->epoch_rows = total;
     if (host != f->epoch_index && total > 0) {
         ml_tensor src, dst;
         ml_tensor_point_rows(&src, host, 0, total);
@@ -548,18 +539,19 @@ ml_status ml_feed_next(ml_feed *f, ml_tensor **x, ml_tensor **y, int *more)
     }
     const ml_dataset *d = f->d;
     ml_batch b = {0};
-    int has = f->epoch_index ? f->next_batch < f->epoch_batches : ml_iter_next(f->iter, &b);
+    int has = f->epoch_index ? f->pos.batch < ml_iter_n_batches(f->iter) : ml_iter_next(f->iter, &b);
     if (!has) {
         f->in_epoch = 0;
         ml_rng_get_state(order_rng(f), f->pos.rng);
         f->pos.batch = 0;
         return ML_OK;
     }
-    f->pos.batch++;
+    int64_t k = f->pos.batch++;
     if (f->epoch_index) {
-        int64_t k = f->next_batch++, count = f->batch_count[k];
+        int64_t bs = f->o.iter.batch_size, start = k * bs;
+        int64_t count = f->epoch_rows - start < bs ? f->epoch_rows - start : bs;
         ml_tensor index;
-        ml_tensor_point_rows(&index, f->epoch_index, f->batch_start[k], count);
+        ml_tensor_point_rows(&index, f->epoch_index, start, count);
         point_batch(f, f->bx[0], f->by[0], 0, count, x, y);
         ML_TRY(ml_gather_rows(*x, d->X, &index));
         if (*y)
