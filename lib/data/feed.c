@@ -1,6 +1,5 @@
 #include "data/feed.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,21 +81,6 @@ typedef struct {
     int64_t read_done; /* rows of window[1] read so far */
 } reader;
 
-static ml_status check_rows(const ml_feed *f, const float *x, int64_t first, int64_t count)
-{
-    if (f->o.allow_nonfinite)
-        return ML_OK;
-    for (int64_t i = 0; i < count; i++)
-        for (int64_t j = 0; j < f->features; j++) {
-            float v = x[i * f->features + j];
-            if (!isfinite(v))
-                return ml_error(ML_ENUMERIC, "%s:%s: row %lld column %lld is %s", f->d->stream->path,
-                                f->d->stream->x_path, (long long)(f->d->first_row + first + i), (long long)j,
-                                isnan(v) ? "NaN" : "Inf");
-        }
-    return ML_OK;
-}
-
 /* Rows [start, start+count) of the dataset into rows [at, at+count) of buf (host). */
 static ml_status read_rows(reader *r, int64_t start, int64_t count, const ml_tensor *buf, int64_t at)
 {
@@ -106,7 +90,10 @@ static ml_status read_rows(reader *r, int64_t start, int64_t count, const ml_ten
     ml_tensor into;
     ml_tensor_point_rows(&into, buf, at, count);
     ML_TRY(ml_h5_read_rows(r->file, f->d->stream->x_path, f->d->first_row + start, count, &into));
-    return check_rows(f, ml_tensor_f32(&into), start, count);
+    if (f->o.allow_nonfinite)
+        return ML_OK;
+    return ml_check_finite_rows(ml_tensor_f32(&into), count, f->features, f->d->first_row + start,
+                                f->d->stream->path, f->d->stream->x_path);
 }
 
 /* A batch's buffers: x [batch_size, features] and y (NULL without targets) on
