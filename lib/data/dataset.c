@@ -532,7 +532,6 @@ ml_status ml_dataset_one_hot(ml_dataset *ds)
     if (!t)
         return ML_ENOMEM;
     float *o = ml_tensor_f32(t);
-    memset(o, 0, (size_t)(n * k) * sizeof *o);
     const int32_t *y = ml_tensor_i32(ds->y);
     for (int64_t i = 0; i < n; i++)
         if (y[i] >= 0 && y[i] < k)
