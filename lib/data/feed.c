@@ -126,8 +126,12 @@ static slot *acquire(ml_feed *f)
     return s;
 }
 
-static void publish(ml_feed *f)
+/* Hands slot s to the consumer: count rows (0: the end of an epoch) and the
+ * random state rng of their epoch (for the end mark, of the next). */
+static void publish(ml_feed *f, slot *s, int64_t count, const uint32_t *rng)
 {
+    s->count = count;
+    memcpy(s->rng, rng, sizeof s->rng);
     pthread_mutex_lock(&f->mu);
     f->produced++;
     pthread_cond_broadcast(&f->changed);
@@ -157,9 +161,7 @@ static ml_status stream_contiguous_epoch(reader *r, const uint32_t *epoch_rng)
         if (f->d->y)
             memcpy(ml_tensor_data(s->y), (const char *)ml_tensor_data(f->d->y) + (size_t)b.start * f->y_row,
                    (size_t)b.count * f->y_row);
-        s->count = b.count;
-        memcpy(s->rng, epoch_rng, sizeof s->rng);
-        publish(f);
+        publish(f, s, b.count, epoch_rng);
     }
     return ML_OK;
 }
@@ -222,9 +224,7 @@ static ml_status stream_window_epoch(reader *r, const uint32_t *epoch_rng)
                 for (int64_t i = 0; i < bs; i++) {
                     copy_window_row(f, s, i, ml_rng_below(&f->rng, (uint32_t)wn), w0);
                 }
-                s->count = bs;
-                memcpy(s->rng, epoch_rng, sizeof s->rng);
-                publish(f);
+                publish(f, s, bs, epoch_rng);
                 ML_TRY(read_ahead(r, step));
             }
         } else {
@@ -234,9 +234,7 @@ static ml_status stream_window_epoch(reader *r, const uint32_t *epoch_rng)
                     return ML_OK;
                 copy_window_row(f, s, fill, f->order[i], w0);
                 if (++fill == bs) {
-                    s->count = fill;
-                    memcpy(s->rng, epoch_rng, sizeof s->rng);
-                    publish(f);
+                    publish(f, s, fill, epoch_rng);
                     s = NULL;
                     fill = 0;
                     emitted++;
@@ -247,9 +245,7 @@ static ml_status stream_window_epoch(reader *r, const uint32_t *epoch_rng)
         rows_before += wn;
     }
     if (s && fill > 0 && emitted < total) { /* the last, partial batch */
-        s->count = fill;
-        memcpy(s->rng, epoch_rng, sizeof s->rng);
-        publish(f);
+        publish(f, s, fill, epoch_rng);
     }
     return ML_OK;
 }
@@ -261,15 +257,14 @@ static void *reader_main(void *arg)
     ml_status st = ml_h5_open(f->d->stream->path, &r.file);
     int gathers = ml_iteration_mode_gathers(f->o.iter.mode);
     uint32_t epoch_rng[ML_RNG_STATE_WORDS];
+    ml_rng_get_state(order_rng(f), epoch_rng);
     while (st == ML_OK) {
-        ml_rng_get_state(order_rng(f), epoch_rng);
         st = gathers ? stream_window_epoch(&r, epoch_rng) : stream_contiguous_epoch(&r, epoch_rng);
         slot *end = st == ML_OK ? acquire(f) : NULL;
         if (!end)
             break;
-        end->count = 0;
-        ml_rng_get_state(order_rng(f), end->rng);
-        publish(f);
+        ml_rng_get_state(order_rng(f), epoch_rng); /* the next epoch's */
+        publish(f, end, 0, epoch_rng);
     }
     pthread_mutex_lock(&f->mu);
     if (st != ML_OK) {
@@ -285,6 +280,7 @@ static void *reader_main(void *arg)
 
 /* ---- the consumer side ---- */
 
+/* A streamed feed's ring, windows and device buffers; start_reader starts the thread. */
 static ml_status start_streaming(ml_feed *f)
 {
     int64_t bs = f->o.iter.batch_size;
@@ -312,13 +308,17 @@ static ml_status start_streaming(ml_feed *f)
             return ML_ENOMEM;
         ml_rng_seed(&f->rng, f->o.iter.seed);
     }
-    if (f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
-        return ml_error(ML_EFORMAT, "%s: the saved position of the batches is not a valid random state", f->d->name);
     if (f->o.device != ML_CPU) {
         for (int b = 0; b < 2; b++)
             ML_TRY(new_batch_buffers(f, f->o.device, f->o.device, &f->bx[b], &f->by[b]));
         ML_TRY(ml_uploader_new(f->o.device, &f->uploader));
     }
+    return ML_OK;
+}
+
+/* The reading thread, once the order's random state is set. */
+static ml_status start_reader(ml_feed *f)
+{
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->changed, NULL);
     if (pthread_create(&f->thread, NULL, reader_main, f) != 0)
@@ -354,8 +354,10 @@ ml_status ml_feed_new(const ml_dataset *d, const ml_feed_opts *opts, ml_feed **o
         if (st == ML_OK && (!f->epoch_index || (dev != ML_CPU && !f->epoch_index_host)))
             st = ML_ENOMEM;
     }
-    if (st == ML_OK && !f->streamed && f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
+    if (st == ML_OK && f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
         st = ml_error(ML_EFORMAT, "%s: the saved position of the batches is not a valid random state", d->name);
+    if (st == ML_OK && f->streamed)
+        st = start_reader(f);
     if (st != ML_OK) {
         ml_feed_free(f);
         return st;
