@@ -177,6 +177,7 @@ static ml_status column_mean(const ml_dataset *ds, const char *what, float *mean
     int64_t n = ml_dataset_n_examples(ds), d = ml_dataset_n_features(ds);
     if (n == 0)
         return ml_error(ML_EINVAL, "%s: cannot fit %s on no rows", ds->name, what);
+    ML_TRY(ml_dataset_require_memory(ds, what));
     double *sum = ml_calloc((size_t)(d > 0 ? d : 1), sizeof *sum);
     if (!sum)
         return ML_ENOMEM;
@@ -630,6 +631,7 @@ ml_status ml_preprocess_standardize_fit(const ml_dataset *ds, double std_eps, ml
     int64_t n = ml_dataset_n_examples(ds), d = ml_dataset_n_features(ds);
     if (n == 0)
         return ml_error(ML_EINVAL, "%s: cannot fit standardize on no rows", ds->name);
+    ML_TRY(ml_dataset_require_memory(ds, "standardize"));
     double *acc = ml_calloc((size_t)(2 * d > 0 ? 2 * d : 1), sizeof *acc);
     ml_transform *t = transform_new("standardize", d);
     if (t)
@@ -743,6 +745,7 @@ ml_status ml_transform_apply(const ml_transform *t, ml_dataset *ds)
         return ml_error(ML_ESHAPE,
                         "%s: transform %s was fitted on %lld features, the data has %lld", ds->name,
                         t->name, (long long)d, (long long)dd);
+    ML_TRY(ml_dataset_require_memory(ds, t->kind));
     const char *k = t->kind;
     float *x = ml_tensor_f32(ds->X);
     if (strcmp(k, "pipeline") == 0) {
