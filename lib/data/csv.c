@@ -1,18 +1,14 @@
 #include "data/csv.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include "core/alloc.h"
+#include "data/gzin.h"
 
 typedef struct {
-    gzFile gz;
-    const char *name;
+    ml_gzin in;
     char *line;
     size_t cap;
     long lineno;
@@ -20,36 +16,15 @@ typedef struct {
     long n_fields, cap_fields;
 } csv_reader;
 
-static const char *display(const char *path)
-{
-    return strcmp(path, "-") == 0 ? "<stdin>" : path;
-}
-
 static ml_status csv_open(const char *path, csv_reader *r)
 {
     memset(r, 0, sizeof *r);
-    r->name = display(path);
-    int fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ml_error(ML_EIO, "%s: cannot open: %s", r->name, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        return ml_error(ML_EIO, "%s: cannot open: %s", r->name, strerror(EISDIR));
-    }
-    r->gz = gzdopen(fd, "rb");
-    if (!r->gz) {
-        close(fd);
-        return ML_ENOMEM;
-    }
-    gzbuffer(r->gz, 1 << 18);
-    return ML_OK;
+    return ml_gzin_open(path, 1 << 18, &r->in);
 }
 
 static void csv_close(csv_reader *r)
 {
-    if (r->gz)
-        gzclose_r(r->gz);
+    ml_gzin_close(&r->in);
     ml_free(r->line);
     ml_free(r->fields);
     memset(r, 0, sizeof *r);
@@ -70,12 +45,12 @@ static ml_status csv_next_line(csv_reader *r, int *eof)
             r->cap = cap;
         }
         int room = r->cap - len > (1u << 30) ? 1 << 30 : (int)(r->cap - len);
-        if (!gzgets(r->gz, r->line + len, room)) {
+        if (!gzgets(r->in.gz, r->line + len, room)) {
             int errnum = Z_OK;
-            const char *msg = gzerror(r->gz, &errnum);
+            const char *msg = gzerror(r->in.gz, &errnum);
             if (errnum != Z_OK && errnum != Z_BUF_ERROR)
                 return ml_error(errnum == Z_ERRNO ? ML_EIO : ML_EFORMAT, "%s: cannot read: %s",
-                                r->name, errnum == Z_ERRNO ? strerror(errno) : msg);
+                                r->in.name, errnum == Z_ERRNO ? strerror(errno) : msg);
             if (len == 0) {
                 *eof = 1;
                 return ML_OK;
@@ -114,7 +89,7 @@ static ml_status csv_split(csv_reader *r, char delim)
             p++;
             for (;;) {
                 if (*p == '\0')
-                    return ml_error(ML_EFORMAT, "%s:%ld:%ld: unterminated quoted field", r->name,
+                    return ml_error(ML_EFORMAT, "%s:%ld:%ld: unterminated quoted field", r->in.name,
                                     r->lineno, column);
                 if (*p == '"' && p[1] == '"') {
                     *w++ = '"';
@@ -129,7 +104,7 @@ static ml_status csv_split(csv_reader *r, char delim)
             while ((*p == ' ' && delim != ' ') || (*p == '\t' && delim != '\t'))
                 p++;
             if (*p != '\0' && *p != delim)
-                return ml_error(ML_EFORMAT, "%s:%ld:%ld: text after a closing quote", r->name,
+                return ml_error(ML_EFORMAT, "%s:%ld:%ld: text after a closing quote", r->in.name,
                                 r->lineno, column);
         } else {
             p = w = start;
@@ -251,7 +226,7 @@ ml_status ml_csv_import(const char *path, const ml_csv_opts *opts, ml_dataset **
     char delim = o.delimiter ? o.delimiter : ',';
     csv_reader r;
     ML_TRY(csv_open(path, &r));
-    ml_dataset *ds = ml_dataset_new(r.name);
+    ml_dataset *ds = ml_dataset_new(r.in.name);
     float *x = NULL;
     char **labels = NULL;
     int64_t n = 0, cap = 0;
@@ -283,7 +258,7 @@ ml_status ml_csv_import(const char *path, const ml_csv_opts *opts, ml_dataset **
             } else if (o.label_name) {
                 if (!header) {
                     s = ml_error(ML_EINVAL, "%s: a label column named '%s' needs a header line",
-                                 r.name, o.label_name);
+                                 r.in.name, o.label_name);
                     break;
                 }
                 for (long j = 0; j < ncol && lc < 0; j++) {
@@ -297,14 +272,14 @@ ml_status ml_csv_import(const char *path, const ml_csv_opts *opts, ml_dataset **
                     ml_free(t);
                 }
                 if (s == ML_OK && lc < 0)
-                    s = ml_error(ML_ENOTFOUND, "%s:%ld: no column named '%s'", r.name, r.lineno,
+                    s = ml_error(ML_ENOTFOUND, "%s:%ld: no column named '%s'", r.in.name, r.lineno,
                                  o.label_name);
                 if (s != ML_OK)
                     break;
             } else if (o.label_column > 0) {
                 if (o.label_column > ncol) {
                     s = ml_error(ML_EINVAL, "%s:%ld: label column %ld, the line has %ld fields",
-                                 r.name, r.lineno, o.label_column, ncol);
+                                 r.in.name, r.lineno, o.label_column, ncol);
                     break;
                 }
                 lc = o.label_column - 1;
@@ -313,15 +288,16 @@ ml_status ml_csv_import(const char *path, const ml_csv_opts *opts, ml_dataset **
             }
             d = ncol - (lc >= 0);
             if (d == 0) {
-                s = ml_error(ML_EFORMAT, "%s:%ld: no feature columns", r.name, r.lineno);
+                s = ml_error(ML_EFORMAT, "%s:%ld: no feature columns", r.in.name, r.lineno);
                 break;
             }
             if (header)
                 continue;
         }
         if (r.n_fields != ncol) {
-            s = ml_error(ML_EFORMAT, "%s:%ld: %ld field%s, expected %ld (as on line %ld)", r.name,
-                         r.lineno, r.n_fields, r.n_fields == 1 ? "" : "s", ncol, first_line);
+            s = ml_error(ML_EFORMAT, "%s:%ld: %ld field%s, expected %ld (as on line %ld)",
+                         r.in.name, r.lineno, r.n_fields, r.n_fields == 1 ? "" : "s", ncol,
+                         first_line);
             break;
         }
         if (n == cap) {
@@ -344,7 +320,7 @@ ml_status ml_csv_import(const char *path, const ml_csv_opts *opts, ml_dataset **
                 continue;
             double v;
             if (!parse_number(r.fields[j], &v)) {
-                s = ml_error(ML_EFORMAT, "%s:%ld:%ld: '%s' is not a number", r.name, r.lineno,
+                s = ml_error(ML_EFORMAT, "%s:%ld:%ld: '%s' is not a number", r.in.name, r.lineno,
                              j + 1, r.fields[j]);
                 break;
             }
@@ -360,14 +336,14 @@ ml_status ml_csv_import(const char *path, const ml_csv_opts *opts, ml_dataset **
             }
             if (!labels[n][0]) {
                 ml_free(labels[n]);
-                s = ml_error(ML_EFORMAT, "%s:%ld:%ld: empty label", r.name, r.lineno, lc + 1);
+                s = ml_error(ML_EFORMAT, "%s:%ld:%ld: empty label", r.in.name, r.lineno, lc + 1);
                 break;
             }
         }
         n++;
     }
     if (s == ML_OK && first)
-        s = ml_error(ML_EFORMAT, "%s: no data (empty file)", r.name);
+        s = ml_error(ML_EFORMAT, "%s: no data (empty file)", r.in.name);
     if (s == ML_OK) {
         ds->X = ml_tensor_new(ML_F32, 2, (int64_t[]){n, d}, ML_CPU);
         if (!ds->X)

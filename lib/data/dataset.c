@@ -340,12 +340,9 @@ ml_status ml_dataset_check_labels(const ml_dataset *ds)
     return ML_OK;
 }
 
-ml_status ml_dataset_check_finite(const ml_dataset *ds)
+ml_status ml_check_finite_rows(const float *x, int64_t n, int64_t d, int64_t first_row,
+                               const char *file, const char *dataset)
 {
-    if (!ds->X || ds->X->dtype != ML_F32)
-        return ML_OK;
-    const float *x = ml_tensor_f32(ds->X);
-    int64_t n = ml_dataset_n_examples(ds), d = ml_dataset_n_features(ds);
     for (int64_t i = 0; i < n; i++) {
         const float *row = x + i * d;
         float acc = 0.0f; /* x * 0 is NaN exactly when x is NaN or infinite */
@@ -355,15 +352,23 @@ ml_status ml_dataset_check_finite(const ml_dataset *ds)
             continue;
         for (int64_t j = 0; j < d; j++) {
             if (!isfinite(row[j]))
-                return ml_error(ML_ENUMERIC, "%s:/X: row %lld column %lld is %s",
-                                ds->name ? ds->name : "dataset", (long long)(ds->first_row + i),
-                                (long long)j,
+                return ml_error(ML_ENUMERIC, "%s:%s: row %lld column %lld is %s", file, dataset,
+                                (long long)(first_row + i), (long long)j,
                                 isnan(row[j]) ? "NaN"
                                 : row[j] > 0  ? "+Inf"
                                               : "-Inf");
         }
     }
     return ML_OK;
+}
+
+ml_status ml_dataset_check_finite(const ml_dataset *ds)
+{
+    if (!ds->X || ds->X->dtype != ML_F32)
+        return ML_OK;
+    return ml_check_finite_rows(ml_tensor_f32(ds->X), ml_dataset_n_examples(ds),
+                                ml_dataset_n_features(ds), ds->first_row,
+                                ds->name ? ds->name : "dataset", "/X");
 }
 
 /* ---- summaries -------------------------------------------------------- */
@@ -527,7 +532,6 @@ ml_status ml_dataset_one_hot(ml_dataset *ds)
     if (!t)
         return ML_ENOMEM;
     float *o = ml_tensor_f32(t);
-    memset(o, 0, (size_t)(n * k) * sizeof *o);
     const int32_t *y = ml_tensor_i32(ds->y);
     for (int64_t i = 0; i < n; i++)
         if (y[i] >= 0 && y[i] < k)

@@ -91,6 +91,10 @@ ml_status ml_dataset_check_labels(const ml_dataset *ds);
 /* Every value of X is finite; "train.h5:/X: row 17 column 3 is NaN" (ML_ENUMERIC),
  * rows counted in the file (first_row + i), columns in a flattened row, from 0. */
 ml_status ml_dataset_check_finite(const ml_dataset *ds);
+/* The same check of n rows of d values at x, the first being row first_row of
+ * the dataset `dataset` of `file`: "FILE:DATASET: row R column C is +Inf". */
+ml_status ml_check_finite_rows(const float *x, int64_t n, int64_t d, int64_t first_row,
+                               const char *file, const char *dataset);
 
 /* ---- summaries -------------------------------------------------------- */
 

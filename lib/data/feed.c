@@ -1,6 +1,5 @@
 #include "data/feed.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,8 +35,7 @@ struct ml_feed {
      * start and sent to the data's device at once, so a batch is one gather
      * kernel there and nothing crosses per batch. */
     ml_tensor *epoch_index, *epoch_index_host;
-    int64_t *batch_start, *batch_count; /* into epoch_index, per batch */
-    int64_t epoch_batches, next_batch;
+    int64_t epoch_rows; /* indices drawn: batch k is [k*bs, k*bs + bs) of them, the last maybe fewer */
     ml_tensor vx, vy;    /* what ml_feed_next hands out */
     int in_epoch;
     ml_feed_position pos; /* of the next batch */
@@ -83,21 +81,6 @@ typedef struct {
     int64_t read_done; /* rows of window[1] read so far */
 } reader;
 
-static ml_status check_rows(const ml_feed *f, const float *x, int64_t first, int64_t count)
-{
-    if (f->o.allow_nonfinite)
-        return ML_OK;
-    for (int64_t i = 0; i < count; i++)
-        for (int64_t j = 0; j < f->features; j++) {
-            float v = x[i * f->features + j];
-            if (!isfinite(v))
-                return ml_error(ML_ENUMERIC, "%s:%s: row %lld column %lld is %s", f->d->stream->path,
-                                f->d->stream->x_path, (long long)(f->d->first_row + first + i), (long long)j,
-                                isnan(v) ? "NaN" : "Inf");
-        }
-    return ML_OK;
-}
-
 /* Rows [start, start+count) of the dataset into rows [at, at+count) of buf (host). */
 static ml_status read_rows(reader *r, int64_t start, int64_t count, const ml_tensor *buf, int64_t at)
 {
@@ -107,7 +90,10 @@ static ml_status read_rows(reader *r, int64_t start, int64_t count, const ml_ten
     ml_tensor into;
     ml_tensor_point_rows(&into, buf, at, count);
     ML_TRY(ml_h5_read_rows(r->file, f->d->stream->x_path, f->d->first_row + start, count, &into));
-    return check_rows(f, ml_tensor_f32(&into), start, count);
+    if (f->o.allow_nonfinite)
+        return ML_OK;
+    return ml_check_finite_rows(ml_tensor_f32(&into), count, f->features, f->d->first_row + start,
+                                f->d->stream->path, f->d->stream->x_path);
 }
 
 /* A batch's buffers: x [batch_size, features] and y (NULL without targets) on
@@ -140,8 +126,12 @@ static slot *acquire(ml_feed *f)
     return s;
 }
 
-static void publish(ml_feed *f)
+/* Hands slot s to the consumer: count rows (0: the end of an epoch) and the
+ * random state rng of their epoch (for the end mark, of the next). */
+static void publish(ml_feed *f, slot *s, int64_t count, const uint32_t *rng)
 {
+    s->count = count;
+    memcpy(s->rng, rng, sizeof s->rng);
     pthread_mutex_lock(&f->mu);
     f->produced++;
     pthread_cond_broadcast(&f->changed);
@@ -171,9 +161,7 @@ static ml_status stream_contiguous_epoch(reader *r, const uint32_t *epoch_rng)
         if (f->d->y)
             memcpy(ml_tensor_data(s->y), (const char *)ml_tensor_data(f->d->y) + (size_t)b.start * f->y_row,
                    (size_t)b.count * f->y_row);
-        s->count = b.count;
-        memcpy(s->rng, epoch_rng, sizeof s->rng);
-        publish(f);
+        publish(f, s, b.count, epoch_rng);
     }
     return ML_OK;
 }
@@ -236,9 +224,7 @@ static ml_status stream_window_epoch(reader *r, const uint32_t *epoch_rng)
                 for (int64_t i = 0; i < bs; i++) {
                     copy_window_row(f, s, i, ml_rng_below(&f->rng, (uint32_t)wn), w0);
                 }
-                s->count = bs;
-                memcpy(s->rng, epoch_rng, sizeof s->rng);
-                publish(f);
+                publish(f, s, bs, epoch_rng);
                 ML_TRY(read_ahead(r, step));
             }
         } else {
@@ -248,9 +234,7 @@ static ml_status stream_window_epoch(reader *r, const uint32_t *epoch_rng)
                     return ML_OK;
                 copy_window_row(f, s, fill, f->order[i], w0);
                 if (++fill == bs) {
-                    s->count = fill;
-                    memcpy(s->rng, epoch_rng, sizeof s->rng);
-                    publish(f);
+                    publish(f, s, fill, epoch_rng);
                     s = NULL;
                     fill = 0;
                     emitted++;
@@ -261,9 +245,7 @@ static ml_status stream_window_epoch(reader *r, const uint32_t *epoch_rng)
         rows_before += wn;
     }
     if (s && fill > 0 && emitted < total) { /* the last, partial batch */
-        s->count = fill;
-        memcpy(s->rng, epoch_rng, sizeof s->rng);
-        publish(f);
+        publish(f, s, fill, epoch_rng);
     }
     return ML_OK;
 }
@@ -275,15 +257,14 @@ static void *reader_main(void *arg)
     ml_status st = ml_h5_open(f->d->stream->path, &r.file);
     int gathers = ml_iteration_mode_gathers(f->o.iter.mode);
     uint32_t epoch_rng[ML_RNG_STATE_WORDS];
+    ml_rng_get_state(order_rng(f), epoch_rng);
     while (st == ML_OK) {
-        ml_rng_get_state(order_rng(f), epoch_rng);
         st = gathers ? stream_window_epoch(&r, epoch_rng) : stream_contiguous_epoch(&r, epoch_rng);
         slot *end = st == ML_OK ? acquire(f) : NULL;
         if (!end)
             break;
-        end->count = 0;
-        ml_rng_get_state(order_rng(f), end->rng);
-        publish(f);
+        ml_rng_get_state(order_rng(f), epoch_rng); /* the next epoch's */
+        publish(f, end, 0, epoch_rng);
     }
     pthread_mutex_lock(&f->mu);
     if (st != ML_OK) {
@@ -299,6 +280,7 @@ static void *reader_main(void *arg)
 
 /* ---- the consumer side ---- */
 
+/* A streamed feed's ring, windows and device buffers; start_reader starts the thread. */
 static ml_status start_streaming(ml_feed *f)
 {
     int64_t bs = f->o.iter.batch_size;
@@ -326,13 +308,17 @@ static ml_status start_streaming(ml_feed *f)
             return ML_ENOMEM;
         ml_rng_seed(&f->rng, f->o.iter.seed);
     }
-    if (f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
-        return ml_error(ML_EFORMAT, "%s: the saved position of the batches is not a valid random state", f->d->name);
     if (f->o.device != ML_CPU) {
         for (int b = 0; b < 2; b++)
             ML_TRY(new_batch_buffers(f, f->o.device, f->o.device, &f->bx[b], &f->by[b]));
         ML_TRY(ml_uploader_new(f->o.device, &f->uploader));
     }
+    return ML_OK;
+}
+
+/* The reading thread, once the order's random state is set. */
+static ml_status start_reader(ml_feed *f)
+{
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->changed, NULL);
     if (pthread_create(&f->thread, NULL, reader_main, f) != 0)
@@ -365,14 +351,13 @@ ml_status ml_feed_new(const ml_dataset *d, const ml_feed_opts *opts, ml_feed **o
         f->epoch_index = ml_tensor_new(ML_I32, 1, (int64_t[]){cap}, dev);
         /* on the CPU the indices are drawn in place: no host copy */
         f->epoch_index_host = dev == ML_CPU ? NULL : ml_tensor_new(ML_I32, 1, (int64_t[]){cap}, ML_CPU);
-        f->batch_start = ml_calloc((size_t)nb + 1, sizeof *f->batch_start);
-        f->batch_count = ml_calloc((size_t)nb + 1, sizeof *f->batch_count);
-        if (st == ML_OK && (!f->epoch_index || (dev != ML_CPU && !f->epoch_index_host) ||
-            !f->batch_start || !f->batch_count))
+        if (st == ML_OK && (!f->epoch_index || (dev != ML_CPU && !f->epoch_index_host)))
             st = ML_ENOMEM;
     }
-    if (st == ML_OK && !f->streamed && f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
+    if (st == ML_OK && f->o.resume && ml_rng_set_state(order_rng(f), f->o.resume->rng) != ML_OK)
         st = ml_error(ML_EFORMAT, "%s: the saved position of the batches is not a valid random state", d->name);
+    if (st == ML_OK && f->streamed)
+        st = start_reader(f);
     if (st != ML_OK) {
         ml_feed_free(f);
         return st;
@@ -417,8 +402,6 @@ void ml_feed_free(ml_feed *f)
     }
     ml_tensor_free(f->epoch_index);
     ml_tensor_free(f->epoch_index_host);
-    ml_free(f->batch_start);
-    ml_free(f->batch_count);
     ml_iter_free(f->iter);
     ml_free(f);
 }
@@ -456,16 +439,13 @@ static ml_status draw_epoch_index(ml_feed *f)
 {
     ml_tensor *host = f->epoch_index_host ? f->epoch_index_host : f->epoch_index;
     int32_t *all = ml_tensor_i32(host);
-    int64_t total = 0, k = 0;
+    int64_t total = 0;
     ml_batch b;
     while (ml_iter_next(f->iter, &b)) {
         memcpy(all + total, b.index, (size_t)b.count * sizeof *all);
-        f->batch_start[k] = total;
-        f->batch_count[k++] = b.count;
         total += b.count;
     }
-    f->epoch_batches = k;
-    f->next_batch = 0;
+    f->epoch_rows = total;
     if (host != f->epoch_index && total > 0) {
         ml_tensor src, dst;
         ml_tensor_point_rows(&src, host, 0, total);
@@ -548,18 +528,19 @@ ml_status ml_feed_next(ml_feed *f, ml_tensor **x, ml_tensor **y, int *more)
     }
     const ml_dataset *d = f->d;
     ml_batch b = {0};
-    int has = f->epoch_index ? f->next_batch < f->epoch_batches : ml_iter_next(f->iter, &b);
+    int has = f->epoch_index ? f->pos.batch < ml_iter_n_batches(f->iter) : ml_iter_next(f->iter, &b);
     if (!has) {
         f->in_epoch = 0;
         ml_rng_get_state(order_rng(f), f->pos.rng);
         f->pos.batch = 0;
         return ML_OK;
     }
-    f->pos.batch++;
+    int64_t k = f->pos.batch++;
     if (f->epoch_index) {
-        int64_t k = f->next_batch++, count = f->batch_count[k];
+        int64_t bs = f->o.iter.batch_size, start = k * bs;
+        int64_t count = f->epoch_rows - start < bs ? f->epoch_rows - start : bs;
         ml_tensor index;
-        ml_tensor_point_rows(&index, f->epoch_index, f->batch_start[k], count);
+        ml_tensor_point_rows(&index, f->epoch_index, start, count);
         point_batch(f, f->bx[0], f->by[0], 0, count, x, y);
         ML_TRY(ml_gather_rows(*x, d->X, &index));
         if (*y)

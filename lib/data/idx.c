@@ -1,89 +1,17 @@
 #include "data/idx.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
-
 #include "core/alloc.h"
+#include "data/gzin.h"
 
 #define IDX_UBYTE 0x08
-#define READ_STEP ((size_t)1 << 30) /* gzread takes an unsigned int */
 #define GROW_FROM ((size_t)1 << 30) /* payloads read in one piece up to this size */
 
-typedef struct {
-    gzFile gz;
-    const char *name; /* for messages */
-} idx_file;
-
-static const char *display(const char *path)
-{
-    return strcmp(path, "-") == 0 ? "<stdin>" : path;
-}
-
-static ml_status idx_open(const char *path, idx_file *f)
-{
-    f->gz = NULL;
-    f->name = display(path);
-    int fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ml_error(ML_EIO, "%s: cannot open: %s", f->name, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        return ml_error(ML_EIO, "%s: cannot open: %s", f->name, strerror(EISDIR));
-    }
-    f->gz = gzdopen(fd, "rb");
-    if (!f->gz) {
-        close(fd);
-        return ml_error(ML_ENOMEM, "%s: cannot open: out of memory", f->name);
-    }
-    gzbuffer(f->gz, 1 << 20);
-    return ML_OK;
-}
-
-static void idx_close(idx_file *f)
-{
-    if (f->gz)
-        gzclose_r(f->gz);
-    f->gz = NULL;
-}
-
-/* Reads up to n bytes; *got receives how many came (fewer: end of data, a
- * truncated gzip stream included).  Read errors and damaged compressed data fail. */
-static ml_status idx_read(idx_file *f, void *buf, size_t n, size_t *got)
-{
-    *got = 0;
-    while (*got < n) {
-        size_t step = n - *got < READ_STEP ? n - *got : READ_STEP;
-        int r = gzread(f->gz, (char *)buf + *got, (unsigned)step);
-        if (r > 0) {
-            *got += (size_t)r;
-            continue;
-        }
-        int errnum = Z_OK;
-        const char *msg = gzerror(f->gz, &errnum);
-        if (r == 0 || errnum == Z_OK || errnum == Z_BUF_ERROR)
-            return ML_OK; /* end of data (a truncated gzip stream ends here too) */
-        if (errnum == Z_ERRNO)
-            return ml_error(ML_EIO, "%s: cannot read: %s", f->name, strerror(errno));
-        const char *colon = msg ? strstr(msg, ": ") : NULL;
-        return ml_error(ML_EFORMAT, "%s: damaged gzip data (%s)", f->name,
-                        colon ? colon + 2
-                        : msg ? msg
-                              : "unknown error");
-    }
-    return ML_OK;
-}
-
 /* Reads the header of an unsigned-byte IDX file of `ndim` dimensions. */
-static ml_status idx_header(idx_file *f, int ndim, const char *what, int64_t *dims)
+static ml_status idx_header(ml_gzin *f, int ndim, const char *what, int64_t *dims)
 {
     unsigned char magic[4], raw[16];
     size_t got = 0;
-    ML_TRY(idx_read(f, magic, 4, &got));
+    ML_TRY(ml_gzin_read(f, magic, 4, &got));
     if (got == 0)
         return ml_error(ML_EFORMAT, "%s: not an IDX file (empty)", f->name);
     if (got < 4)
@@ -101,7 +29,7 @@ static ml_status idx_header(idx_file *f, int ndim, const char *what, int64_t *di
         return ml_error(ML_EFORMAT,
                         "%s: expected IDX %s of %d dimension%s, found %d (magic 0x%08x)", f->name,
                         what, ndim, ndim == 1 ? "" : "s", magic[3], m);
-    ML_TRY(idx_read(f, raw, (size_t)ndim * 4, &got));
+    ML_TRY(ml_gzin_read(f, raw, (size_t)ndim * 4, &got));
     if (got < (size_t)ndim * 4)
         return ml_error(ML_EFORMAT, "%s: truncated: expected %d bytes of header, found %zu",
                         f->name, 4 + ndim * 4, 4 + got);
@@ -112,7 +40,7 @@ static ml_status idx_header(idx_file *f, int ndim, const char *what, int64_t *di
 }
 
 /* Reads the n payload bytes into a new ml_malloc'ed buffer. */
-static ml_status idx_payload(idx_file *f, size_t n, const char *what, unsigned char **out)
+static ml_status idx_payload(ml_gzin *f, size_t n, const char *what, unsigned char **out)
 {
     *out = NULL;
     /* Up to GROW_FROM bytes: one buffer and one read.  Beyond, the buffer grows
@@ -126,7 +54,7 @@ static ml_status idx_payload(idx_file *f, size_t n, const char *what, unsigned c
     ml_status s = ML_OK;
     for (;;) {
         size_t step = 0;
-        s = idx_read(f, buf + got, cap - got, &step);
+        s = ml_gzin_read(f, buf + got, cap - got, &step);
         got += step;
         if (s != ML_OK || got < cap || cap == n)
             break;
@@ -167,8 +95,8 @@ ml_status ml_idx_read_images(const char *path, const ml_idx_opts *opts, ml_tenso
                              int64_t image_shape[3])
 {
     *images = NULL;
-    idx_file f;
-    ML_TRY(idx_open(path, &f));
+    ml_gzin f;
+    ML_TRY(ml_gzin_open(path, 1 << 20, &f));
     int64_t dims[3];
     unsigned char *bytes = NULL;
     ml_tensor *x = NULL;
@@ -205,15 +133,15 @@ ml_status ml_idx_read_images(const char *path, const ml_idx_opts *opts, ml_tenso
 done:
     ml_free(bytes);
     ml_tensor_free(x);
-    idx_close(&f);
+    ml_gzin_close(&f);
     return s;
 }
 
 ml_status ml_idx_read_labels(const char *path, ml_tensor **labels, int *max_label)
 {
     *labels = NULL;
-    idx_file f;
-    ML_TRY(idx_open(path, &f));
+    ml_gzin f;
+    ML_TRY(ml_gzin_open(path, 1 << 20, &f));
     int64_t n = 0;
     unsigned char *bytes = NULL;
     ml_status s = idx_header(&f, 1, "labels", &n);
@@ -235,7 +163,7 @@ ml_status ml_idx_read_labels(const char *path, ml_tensor **labels, int *max_labe
         *labels = y;
     }
     ml_free(bytes);
-    idx_close(&f);
+    ml_gzin_close(&f);
     return s;
 }
 
@@ -243,7 +171,7 @@ ml_status ml_idx_import(const char *images, const char *labels, const ml_idx_opt
                         ml_dataset **out)
 {
     *out = NULL;
-    ml_dataset *ds = ml_dataset_new(display(images));
+    ml_dataset *ds = ml_dataset_new(ml_gzin_display(images));
     if (!ds)
         return ML_ENOMEM;
     ml_status s = ml_idx_read_images(images, opts, &ds->X, ds->image_shape);
@@ -251,8 +179,9 @@ ml_status ml_idx_import(const char *images, const char *labels, const ml_idx_opt
         int max = -1;
         s = ml_idx_read_labels(labels, &ds->y, &max);
         if (s == ML_OK && ds->y->shape[0] != ds->X->shape[0])
-            s = ml_error(ML_EFORMAT, "%s has %lld labels, %s has %lld images", display(labels),
-                         (long long)ds->y->shape[0], display(images), (long long)ds->X->shape[0]);
+            s = ml_error(ML_EFORMAT, "%s has %lld labels, %s has %lld images",
+                         ml_gzin_display(labels), (long long)ds->y->shape[0],
+                         ml_gzin_display(images), (long long)ds->X->shape[0]);
         ds->n_classes = max + 1;
     }
     if (s != ML_OK) {

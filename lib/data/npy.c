@@ -1,41 +1,11 @@
 #include "data/npy.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include "core/alloc.h"
-
-static const char *display(const char *path)
-{
-    return strcmp(path, "-") == 0 ? "<stdin>" : path;
-}
-
-/* Reads up to n bytes; *got receives how many came. */
-static ml_status gz_read_all(gzFile gz, const char *name, void *buf, size_t n, size_t *got)
-{
-    *got = 0;
-    while (*got < n) {
-        size_t step = n - *got < (1u << 30) ? n - *got : (1u << 30);
-        int r = gzread(gz, (char *)buf + *got, (unsigned)step);
-        if (r > 0) {
-            *got += (size_t)r;
-            continue;
-        }
-        int errnum = Z_OK;
-        const char *msg = gzerror(gz, &errnum);
-        if (r == 0 || errnum == Z_OK || errnum == Z_BUF_ERROR)
-            return ML_OK;
-        if (errnum == Z_ERRNO)
-            return ml_error(ML_EIO, "%s: cannot read: %s", name, strerror(errno));
-        return ml_error(ML_EFORMAT, "%s: damaged gzip data (%s)", name, msg ? msg : "?");
-    }
-    return ML_OK;
-}
+#include "data/gzin.h"
 
 /* The value text after 'key': in the header dict, or NULL. */
 static const char *dict_value(const char *h, const char *key)
@@ -126,39 +96,27 @@ static ml_status parse_header(const char *name, const char *h, npy_type *type, i
 ml_status ml_npy_read(const char *path, ml_tensor **out)
 {
     *out = NULL;
-    const char *name = display(path);
-    int fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ml_error(ML_EIO, "%s: cannot open: %s", name, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        return ml_error(ML_EIO, "%s: cannot open: %s", name, strerror(EISDIR));
-    }
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
-        close(fd);
-        return ML_ENOMEM;
-    }
-    gzbuffer(gz, 1 << 20);
+    ml_gzin f;
+    ML_TRY(ml_gzin_open(path, 1 << 20, &f));
+    const char *name = f.name;
     unsigned char pre[12];
     char *header = NULL;
     void *raw = NULL;
     ml_tensor *t = NULL;
     size_t got = 0;
-    ml_status s = gz_read_all(gz, name, pre, 8, &got);
+    ml_status s = ml_gzin_read(&f, pre, 8, &got);
     if (s == ML_OK && (got < 8 || memcmp(pre, "\x93NUMPY", 6) != 0))
         s = ml_error(ML_EFORMAT, "%s: not a .npy file", name);
     size_t hlen = 0;
     if (s == ML_OK) {
         int major = pre[6];
         if (major == 1) {
-            s = gz_read_all(gz, name, pre + 8, 2, &got);
+            s = ml_gzin_read(&f, pre + 8, 2, &got);
             if (s == ML_OK && got < 2)
                 s = ml_error(ML_EFORMAT, "%s: truncated .npy header", name);
             hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
         } else if (major == 2 || major == 3) {
-            s = gz_read_all(gz, name, pre + 8, 4, &got);
+            s = ml_gzin_read(&f, pre + 8, 4, &got);
             if (s == ML_OK && got < 4)
                 s = ml_error(ML_EFORMAT, "%s: truncated .npy header", name);
             hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
@@ -172,7 +130,7 @@ ml_status ml_npy_read(const char *path, ml_tensor **out)
     if (s == ML_OK && !(header = ml_malloc(hlen + 1)))
         s = ML_ENOMEM;
     if (s == ML_OK) {
-        s = gz_read_all(gz, name, header, hlen, &got);
+        s = ml_gzin_read(&f, header, hlen, &got);
         if (s == ML_OK && got < hlen)
             s = ml_error(ML_EFORMAT, "%s: truncated .npy header", name);
     }
@@ -197,7 +155,7 @@ ml_status ml_npy_read(const char *path, ml_tensor **out)
         s = ML_ENOMEM;
     if (s == ML_OK) {
         void *dst = direct ? ml_tensor_data(t) : raw;
-        s = gz_read_all(gz, name, dst, bytes, &got);
+        s = ml_gzin_read(&f, dst, bytes, &got);
         if (s == ML_OK && got < bytes)
             s = ml_error(ML_EFORMAT, "%s: truncated: expected %zu bytes of data, found %zu", name,
                          bytes, got);
@@ -226,7 +184,7 @@ ml_status ml_npy_read(const char *path, ml_tensor **out)
     }
     ml_free(raw);
     ml_free(header);
-    gzclose_r(gz);
+    ml_gzin_close(&f);
     if (s != ML_OK) {
         ml_tensor_free(t);
         return s;
@@ -334,5 +292,6 @@ ml_status ml_npy_import(const char *x_path, const char *y_path, ml_dataset **out
             return s;
         }
     }
-    return ml_dataset_from_arrays(display(x_path), X, y_path ? display(y_path) : NULL, y, out);
+    return ml_dataset_from_arrays(ml_gzin_display(x_path), X,
+                                  y_path ? ml_gzin_display(y_path) : NULL, y, out);
 }

@@ -110,6 +110,30 @@ ml_status ml_transform_add_provenance(ml_transform *t, const char *line)
     return ml_append_line(&t->provenance, line) == 0 ? ML_OK : ML_ENOMEM;
 }
 
+void ml_gcn_opts_default(ml_gcn_opts *o)
+{
+    o->scale = 1;
+    o->subtract_mean = 1;
+    o->use_std = 0;
+    o->sqrt_bias = 0;
+    o->min_divisor = ML_GCN_MIN_DIVISOR;
+}
+
+/* GCN's parameters from o (NULL: the defaults). */
+static void set_gcn(ml_transform *t, const ml_gcn_opts *o)
+{
+    ml_gcn_opts def;
+    if (!o) {
+        ml_gcn_opts_default(&def);
+        o = &def;
+    }
+    t->scale = o->scale;
+    t->subtract_mean = o->subtract_mean != 0;
+    t->use_std = o->use_std != 0;
+    t->sqrt_bias = o->sqrt_bias;
+    t->min_divisor = o->min_divisor;
+}
+
 /* A transform of kind `kind` on d features with a zeroed mean [d] (when
  * with_mean) and the defaults of every parameter. */
 static ml_transform *transform_new_kind(const char *kind, int64_t d, int with_mean)
@@ -119,9 +143,7 @@ static ml_transform *transform_new_kind(const char *kind, int64_t d, int with_me
         return NULL;
     t->kind = ml_strdup(kind);
     t->n_features = t->n_outputs = d;
-    t->scale = 1;
-    t->subtract_mean = 1;
-    t->min_divisor = ML_GCN_MIN_DIVISOR;
+    set_gcn(t, NULL);
     t->filter_bias = ML_ZCA_FILTER_BIAS;
     if (with_mean)
         t->mean = ml_tensor_new(ML_F32, 1, &d, ML_CPU);
@@ -155,6 +177,7 @@ static ml_status column_mean(const ml_dataset *ds, const char *what, float *mean
     int64_t n = ml_dataset_n_examples(ds), d = ml_dataset_n_features(ds);
     if (n == 0)
         return ml_error(ML_EINVAL, "%s: cannot fit %s on no rows", ds->name, what);
+    ML_TRY(ml_dataset_require_memory(ds, what));
     double *sum = ml_calloc((size_t)(d > 0 ? d : 1), sizeof *sum);
     if (!sum)
         return ML_ENOMEM;
@@ -192,15 +215,6 @@ ml_status ml_preprocess_remove_mean_fit(const ml_dataset *ds, ml_transform **out
     return fit_finish(t, ds, out);
 }
 
-void ml_gcn_opts_default(ml_gcn_opts *o)
-{
-    o->scale = 1;
-    o->subtract_mean = 1;
-    o->use_std = 0;
-    o->sqrt_bias = 0;
-    o->min_divisor = ML_GCN_MIN_DIVISOR;
-}
-
 ml_status ml_preprocess_gcn_fit(const ml_dataset *ds, const ml_gcn_opts *o, ml_transform **out)
 {
     *out = NULL;
@@ -218,11 +232,7 @@ ml_status ml_preprocess_gcn_fit(const ml_dataset *ds, const ml_gcn_opts *o, ml_t
     ml_transform *t = transform_new_kind("gcn", ml_dataset_n_features(ds), 0);
     if (!t)
         return ML_ENOMEM;
-    t->scale = o->scale;
-    t->subtract_mean = o->subtract_mean != 0;
-    t->use_std = o->use_std != 0;
-    t->sqrt_bias = o->sqrt_bias;
-    t->min_divisor = o->min_divisor;
+    set_gcn(t, o);
     return fit_finish(t, ds, out);
 }
 
@@ -621,6 +631,7 @@ ml_status ml_preprocess_standardize_fit(const ml_dataset *ds, double std_eps, ml
     int64_t n = ml_dataset_n_examples(ds), d = ml_dataset_n_features(ds);
     if (n == 0)
         return ml_error(ML_EINVAL, "%s: cannot fit standardize on no rows", ds->name);
+    ML_TRY(ml_dataset_require_memory(ds, "standardize"));
     double *acc = ml_calloc((size_t)(2 * d > 0 ? 2 * d : 1), sizeof *acc);
     ml_transform *t = transform_new("standardize", d);
     if (t)
@@ -668,14 +679,7 @@ ml_status ml_preprocess_standardize_fit(const ml_dataset *ds, double std_eps, ml
         return s;
     }
     t->std_eps = std_eps;
-    t->n_examples = n;
-    if (ds->provenance && ds->provenance[0] &&
-        ml_transform_add_provenance(t, ds->provenance) != ML_OK) {
-        ml_transform_free(t);
-        return ML_ENOMEM;
-    }
-    *out = t;
-    return ML_OK;
+    return fit_finish(t, ds, out);
 }
 
 static void apply_gcn(const ml_transform *t, float *x, int64_t n, int64_t d)
@@ -741,6 +745,7 @@ ml_status ml_transform_apply(const ml_transform *t, ml_dataset *ds)
         return ml_error(ML_ESHAPE,
                         "%s: transform %s was fitted on %lld features, the data has %lld", ds->name,
                         t->name, (long long)d, (long long)dd);
+    ML_TRY(ml_dataset_require_memory(ds, t->kind));
     const char *k = t->kind;
     float *x = ml_tensor_f32(ds->X);
     if (strcmp(k, "pipeline") == 0) {
@@ -835,8 +840,9 @@ static ml_status write_one(ml_h5_file *f, const char *g, const ml_transform *t)
     if (strcmp(k, "pipeline") == 0) {
         ML_TRY(ml_h5_attr_write_i64(f, g, "n_items", t->n_items));
         for (int i = 0; i < t->n_items; i++) {
-            char sub[256];
-            snprintf(sub, sizeof sub, "%s/%d", strcmp(g, "/") == 0 ? "" : g, i);
+            char sub[256], item[16];
+            snprintf(item, sizeof item, "%d", i);
+            join(sub, sizeof sub, g, item);
             ML_TRY(ml_h5_create_group(f, sub));
             ML_TRY(write_one(f, sub, t->items[i]));
         }
@@ -906,6 +912,21 @@ static ml_status read_finite(ml_h5_file *f, const char *fname, const char *path,
     return ML_OK;
 }
 
+/* The attribute image_shape of group g into shape; *ok is 0 unless it has 3
+ * dimensions, each from 1 to 2^20 - 1. */
+static ml_status read_image_shape(ml_h5_file *f, const char *g, int64_t shape[3], int *ok)
+{
+    int64_t *v = NULL, nv = 0;
+    ML_TRY(ml_h5_attr_read_i64_array(f, g, "image_shape", &v, &nv));
+    *ok = nv == 3;
+    for (int i = 0; *ok && i < 3; i++) {
+        *ok = v[i] > 0 && v[i] < (1 << 20);
+        shape[i] = v[i];
+    }
+    ml_free(v);
+    return ML_OK;
+}
+
 static ml_status read_one(ml_h5_file *f, const char *fname, const char *g, ml_transform *t,
                           int depth)
 {
@@ -921,9 +942,7 @@ static ml_status read_one(ml_h5_file *f, const char *fname, const char *g, ml_tr
         return ml_error(ML_EFORMAT,
                         "%s: unknown transform '%s' (known: standardize, gcn, remove-mean, zca, "
                         "pca, lcn, patches, pipeline)", fname, k);
-    t->scale = 1;
-    t->subtract_mean = 1;
-    t->min_divisor = ML_GCN_MIN_DIVISOR;
+    set_gcn(t, NULL);
     ML_TRY(read_f64(f, g, "std_eps", &t->std_eps));
     ML_TRY(read_f64(f, g, "scale", &t->scale));
     ML_TRY(read_f64(f, g, "sqrt_bias", &t->sqrt_bias));
@@ -944,8 +963,9 @@ static ml_status read_one(ml_h5_file *f, const char *fname, const char *g, ml_tr
         if (!t->items)
             return ML_ENOMEM;
         for (int i = 0; i < (int)n; i++) {
-            char sub[256];
-            snprintf(sub, sizeof sub, "%s/%d", strcmp(g, "/") == 0 ? "" : g, i);
+            char sub[256], item[16];
+            snprintf(item, sizeof item, "%d", i);
+            join(sub, sizeof sub, g, item);
             t->items[i] = ml_calloc(1, sizeof **t->items);
             if (!t->items[i])
                 return ML_ENOMEM;
@@ -969,17 +989,11 @@ static ml_status read_one(ml_h5_file *f, const char *fname, const char *g, ml_tr
         return ML_OK;
     }
     if (strcmp(k, "lcn") == 0) {
-        int64_t *shape = NULL, n_shape = 0;
+        int ok_shape = 0;
         t->threshold = ML_LCN_THRESHOLD;
         ML_TRY(read_f64(f, g, "threshold", &t->threshold));
         ML_TRY(ml_h5_attr_read_i64(f, g, "kernel_size", &t->kernel_size));
-        ML_TRY(ml_h5_attr_read_i64_array(f, g, "image_shape", &shape, &n_shape));
-        int ok_shape = n_shape == 3;
-        for (int i = 0; ok_shape && i < 3; i++) {
-            ok_shape = shape[i] > 0 && shape[i] < (1 << 20);
-            t->image_shape[i] = shape[i];
-        }
-        ml_free(shape);
+        ML_TRY(read_image_shape(f, g, t->image_shape, &ok_shape));
         if (!ok_shape || t->kernel_size < 1 || t->kernel_size % 2 == 0 || t->kernel_size > 99 ||
             !(t->threshold > 0))
             return ml_error(ML_EFORMAT, "%s: invalid lcn parameters", fname);
@@ -988,14 +1002,8 @@ static ml_status read_one(ml_h5_file *f, const char *fname, const char *g, ml_tr
     }
     if (strcmp(k, "patches") == 0) {
         int64_t *v = NULL, nv = 0, seed = 0;
-        ML_TRY(ml_h5_attr_read_i64_array(f, g, "image_shape", &v, &nv));
-        int ok_shape = nv == 3;
-        for (int i = 0; ok_shape && i < 3; i++) {
-            ok_shape = v[i] > 0 && v[i] < (1 << 20);
-            t->image_shape[i] = v[i];
-        }
-        ml_free(v);
-        v = NULL;
+        int ok_shape = 0;
+        ML_TRY(read_image_shape(f, g, t->image_shape, &ok_shape));
         ML_TRY(ml_h5_attr_read_i64_array(f, g, "patch_shape", &v, &nv));
         ok_shape = ok_shape && nv == 2;
         for (int i = 0; ok_shape && i < 2; i++) {

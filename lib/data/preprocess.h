@@ -8,7 +8,11 @@
  * the fitting dataset in double precision, and std is floored at std_eps
  * (default 1e-4, Pylearn2's Standardize std_eps; Pylearn2 divides by
  * std + std_eps instead).  The floored std is what the file stores, so
- * (X - mean) / std with h5py gives the same numbers. */
+ * (X - mean) / std with h5py gives the same numbers.
+ *
+ * Applying a transform, and fitting one that reads X (standardize,
+ * remove-mean, zca, pca), needs X in memory: a streamed dataset fails with the
+ * message of ml_dataset_require_memory (ML_EINVAL). */
 #ifndef ML_DATA_PREPROCESS_H
 #define ML_DATA_PREPROCESS_H
 

@@ -288,7 +288,6 @@ ml_status ml_space_convert(const ml_space *from, const ml_tensor *x, const ml_sp
         if (!t)
             return ML_ENOMEM;
         float *o = ml_tensor_f32(t);
-        memset(o, 0, (size_t)(B * D * K) * sizeof *o);
         const int32_t *idx = ml_tensor_i32(x);
         for (int64_t i = 0; i < B * D; i++) {
             if (idx[i] < 0 || idx[i] >= K) {
