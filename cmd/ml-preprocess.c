@@ -290,14 +290,8 @@ typedef struct {
     int fit;
     const char *transform;
     const char *save_transform;
-    double std_eps;
-    ml_gcn_opts gcn;
+    ml_preprocess_spec fit_spec; /* the fit's settings (its seed is --seed's, set when it runs) */
     const char *fit_param; /* the last parameter of the fit given (--scale, ...) */
-    int64_t n_components;
-    double filter_bias;
-    int store_inverse, whiten;
-    int64_t kernel_size;
-    int64_t patch_shape[2], num_patches;
     int given_seed;
     const char *label_names;
     ml_idx_opts idx;
@@ -372,8 +366,8 @@ static int parse_args(int argc, char **argv, options *o)
     o->argv[0] = (char *)PROG;
     int given[OPT_LAST_] = {0};
     o->csv.header = -1;
-    ml_gcn_opts_default(&o->gcn);
-    o->filter_bias = -1;
+    ml_gcn_opts_default(&o->fit_spec.gcn);
+    o->fit_spec.filter_bias = -1;
     opterr = 0;
     int c, index;
     while ((c = getopt_long(argc, argv, ":o:qvhV", long_options, &index)) != -1) {
@@ -417,40 +411,40 @@ static int parse_args(int argc, char **argv, options *o)
             o->save_transform = optarg;
             break;
         case OPT_STD_EPS:
-            rc = parse_positive_double(optarg, "--std-eps", &o->std_eps);
+            rc = parse_positive_double(optarg, "--std-eps", &o->fit_spec.std_eps);
             break;
         case OPT_SCALE:
-            rc = parse_positive_double(optarg, "--scale", &o->gcn.scale);
+            rc = parse_positive_double(optarg, "--scale", &o->fit_spec.gcn.scale);
             o->fit_param = "--scale";
             break;
         case OPT_NO_SUBTRACT_MEAN:
-            o->gcn.subtract_mean = 0;
+            o->fit_spec.gcn.subtract_mean = 0;
             o->fit_param = "--no-subtract-mean";
             break;
         case OPT_USE_STD:
-            o->gcn.use_std = 1;
+            o->fit_spec.gcn.use_std = 1;
             o->fit_param = "--use-std";
             break;
         case OPT_SQRT_BIAS:
-            rc = parse_nonnegative_double(optarg, "--sqrt-bias", &o->gcn.sqrt_bias);
+            rc = parse_nonnegative_double(optarg, "--sqrt-bias", &o->fit_spec.gcn.sqrt_bias);
             o->fit_param = "--sqrt-bias";
             break;
         case OPT_MIN_DIVISOR:
-            rc = parse_nonnegative_double(optarg, "--min-divisor", &o->gcn.min_divisor);
+            rc = parse_nonnegative_double(optarg, "--min-divisor", &o->fit_spec.gcn.min_divisor);
             o->fit_param = "--min-divisor";
             break;
         case OPT_N_COMPONENTS:
         case OPT_NUM_COMPONENTS:
             rc = cli_parse_int(optarg, c == OPT_N_COMPONENTS ? "--n-components" : "--num-components",
-                               1, &o->n_components);
+                               1, &o->fit_spec.n_components);
             o->fit_param = c == OPT_N_COMPONENTS ? "--n-components" : "--num-components";
             break;
         case OPT_FILTER_BIAS:
-            rc = parse_nonnegative_double(optarg, "--filter-bias", &o->filter_bias);
+            rc = parse_nonnegative_double(optarg, "--filter-bias", &o->fit_spec.filter_bias);
             o->fit_param = "--filter-bias";
             break;
         case OPT_STORE_INVERSE:
-            o->store_inverse = 1;
+            o->fit_spec.store_inverse = 1;
             o->fit_param = "--store-inverse";
             break;
         case OPT_PATCH_SHAPE: {
@@ -466,24 +460,24 @@ static int parse_args(int argc, char **argv, options *o)
             if (errno || *end || r < 1 || cc < 1 || r > 1 << 20 || cc > 1 << 20)
                 rc = cli_usage_error("invalid value '%s' for '--patch-shape' (expected RxC, "
                                      "e.g. 8x8)", optarg);
-            o->patch_shape[0] = r;
-            o->patch_shape[1] = cc;
+            o->fit_spec.patch_shape[0] = r;
+            o->fit_spec.patch_shape[1] = cc;
             o->fit_param = "--patch-shape";
             break;
         }
         case OPT_NUM_PATCHES:
-            rc = cli_parse_int(optarg, "--num-patches", 1, &o->num_patches);
+            rc = cli_parse_int(optarg, "--num-patches", 1, &o->fit_spec.num_patches);
             o->fit_param = "--num-patches";
             break;
         case OPT_KERNEL_SIZE:
-            rc = cli_parse_int(optarg, "--kernel-size", 1, &o->kernel_size);
-            if (!rc && o->kernel_size % 2 == 0)
+            rc = cli_parse_int(optarg, "--kernel-size", 1, &o->fit_spec.kernel_size);
+            if (!rc && o->fit_spec.kernel_size % 2 == 0)
                 rc = cli_usage_error("invalid value '%s' for '--kernel-size' (expected an odd "
                                      "number)", optarg);
             o->fit_param = "--kernel-size";
             break;
         case OPT_WHITEN:
-            o->whiten = 1;
+            o->fit_spec.whiten = 1;
             o->fit_param = "--whiten";
             break;
         case OPT_RAW_PIXELS:
@@ -584,22 +578,25 @@ static int parse_args(int argc, char **argv, options *o)
     static const struct {
         const char *name;
         int code;
-    } commands[] = {{"import", CMD_IMPORT},
-                    {"split", CMD_SPLIT},
-                    {"shuffle", CMD_SHUFFLE},
-                    {"standardize", CMD_STANDARDIZE},
-                    {"gcn", CMD_GCN},
-                    {"remove-mean", CMD_REMOVE_MEAN},
-                    {"zca", CMD_ZCA},
-                    {"pca", CMD_PCA},
-                    {"lcn", CMD_LCN},
-                    {"patches", CMD_PATCHES},
-                    {"apply", CMD_APPLY},
-                    {"pipeline", CMD_PIPELINE},
-                    {"info", CMD_INFO}};
+        ml_preprocess_kind fits; /* for the CMD_FITTERS */
+    } commands[] = {{.name = "import", .code = CMD_IMPORT},
+                    {.name = "split", .code = CMD_SPLIT},
+                    {.name = "shuffle", .code = CMD_SHUFFLE},
+                    {.name = "standardize", .code = CMD_STANDARDIZE, .fits = ML_PREPROCESS_STANDARDIZE},
+                    {.name = "gcn", .code = CMD_GCN, .fits = ML_PREPROCESS_GCN},
+                    {.name = "remove-mean", .code = CMD_REMOVE_MEAN, .fits = ML_PREPROCESS_REMOVE_MEAN},
+                    {.name = "zca", .code = CMD_ZCA, .fits = ML_PREPROCESS_ZCA},
+                    {.name = "pca", .code = CMD_PCA, .fits = ML_PREPROCESS_PCA},
+                    {.name = "lcn", .code = CMD_LCN, .fits = ML_PREPROCESS_LCN},
+                    {.name = "patches", .code = CMD_PATCHES, .fits = ML_PREPROCESS_PATCHES},
+                    {.name = "apply", .code = CMD_APPLY},
+                    {.name = "pipeline", .code = CMD_PIPELINE},
+                    {.name = "info", .code = CMD_INFO}};
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(cmd, commands[i].name) == 0)
+        if (strcmp(cmd, commands[i].name) == 0) {
             o->command = commands[i].code;
+            o->fit_spec.kind = commands[i].fits;
+        }
     if (!o->command)
         return cli_usage_error("unknown command '%s'", cmd);
     o->command_name = cmd;
@@ -946,15 +943,15 @@ static int cmd_transform(const options *o)
     const char *tpath = apply ? o->operands[0] : o->transform;
     if (!apply && o->fit == !!o->transform)
         return cli_usage_error("%s: give either --fit or --transform T", cmd);
-    if (o->command == CMD_PATCHES && o->fit && (!o->patch_shape[0] || !o->num_patches))
+    if (o->command == CMD_PATCHES && o->fit && (!o->fit_spec.patch_shape[0] || !o->fit_spec.num_patches))
         return cli_usage_error("patches: --fit needs %s",
-                               o->patch_shape[0] ? "--num-patches" : "--patch-shape");
+                               o->fit_spec.patch_shape[0] ? "--num-patches" : "--patch-shape");
     if (o->transform && o->given_seed)
         return cli_usage_error("%s: '--seed' goes with --fit, not --transform", cmd);
-    if (o->transform && (o->save_transform || o->std_eps > 0 || o->fit_param))
+    if (o->transform && (o->save_transform || o->fit_spec.std_eps > 0 || o->fit_param))
         return cli_usage_error("%s: '%s' goes with --fit, not --transform", cmd,
                                o->save_transform ? "--save-transform"
-                               : o->std_eps > 0  ? "--std-eps"
+                               : o->fit_spec.std_eps > 0  ? "--std-eps"
                                                  : o->fit_param);
     const char *out = NULL;
     if ((rc = single_output(o, &out)))
@@ -985,30 +982,9 @@ static int cmd_transform(const options *o)
     }
     if (o->fit) {
         char *line = ml_command_line(o->argc, o->argv);
-        ml_status s;
-        switch (o->command) {
-        case CMD_STANDARDIZE:
-            s = ml_preprocess_standardize_fit(ds, o->std_eps, &t);
-            break;
-        case CMD_GCN:
-            s = ml_preprocess_gcn_fit(ds, &o->gcn, &t);
-            break;
-        case CMD_REMOVE_MEAN:
-            s = ml_preprocess_remove_mean_fit(ds, &t);
-            break;
-        case CMD_ZCA:
-            s = ml_preprocess_zca_fit(ds, o->n_components, o->filter_bias, o->store_inverse, &t);
-            break;
-        case CMD_LCN:
-            s = ml_preprocess_lcn_fit(ds, o->kernel_size, &t);
-            break;
-        case CMD_PATCHES:
-            s = ml_preprocess_patches_fit(ds, o->patch_shape, o->num_patches, o->seed, &t);
-            break;
-        default:
-            s = ml_preprocess_pca_fit(ds, o->n_components, o->whiten, &t);
-            break;
-        }
+        ml_preprocess_spec spec = o->fit_spec;
+        spec.seed = o->seed;
+        ml_status s = ml_preprocess_fit(ds, &spec, &t);
         if (s == ML_OK && !line)
             s = ML_ENOMEM;
         if (s == ML_OK)

@@ -58,22 +58,14 @@ static ml_status read_seed(ml_cfg_args *a, const char *name, uint64_t *seed)
 typedef struct prep_object {
     const char *what;      /* component name, for messages */
     int kind;              /* PREP_* */
-    double std_eps;        /* Standardize */
-    ml_gcn_opts gcn;       /* GlobalContrastNormalization */
-    int64_t n_components;  /* ZCA, PCA */
-    double filter_bias;    /* ZCA */
-    int store_inverse, whiten;
-    int64_t kernel_size;   /* LeCunLCN */
-    int64_t patch_shape[2], num_patches; /* ExtractPatches */
-    uint64_t seed;
+    ml_preprocess_spec fit; /* PREP_FIT: what is fitted, and how */
     struct prep_object **items; /* Pipeline (borrowed from the context) */
     int n_items;
     char *filename;        /* TransformFile */
     ml_transform *fitted;  /* owned; NULL until fitted */
 } prep_object;
 
-enum { PREP_STANDARDIZE, PREP_GCN, PREP_ZCA, PREP_PCA, PREP_LCN, PREP_REMOVE_MEAN, PREP_PATCHES, PREP_PIPELINE,
-       PREP_FILE };
+enum { PREP_FIT, PREP_PIPELINE, PREP_FILE };
 
 static void prep_destroy(void *p)
 {
@@ -97,25 +89,20 @@ static ml_status prep_new(ml_cfg_args *a, int kind, prep_object **out)
     return ML_OK;
 }
 
+static ml_status prep_new_fit(ml_cfg_args *a, ml_preprocess_kind kind, prep_object **out)
+{
+    ML_TRY(prep_new(a, PREP_FIT, out));
+    (*out)->fit.kind = kind;
+    return ML_OK;
+}
+
 /* Whether the preprocessor learns nothing from the data but its shape (so a
  * dataset may apply it unfitted, as Pylearn2 does). */
 static int prep_stateless(const prep_object *o)
 {
-    return o->kind == PREP_GCN || o->kind == PREP_LCN || o->kind == PREP_PATCHES;
-}
-
-static ml_status prep_fit(const prep_object *o, const ml_dataset *ds, ml_transform **t)
-{
-    switch (o->kind) {
-    case PREP_STANDARDIZE: return ml_preprocess_standardize_fit(ds, o->std_eps, t);
-    case PREP_GCN: return ml_preprocess_gcn_fit(ds, &o->gcn, t);
-    case PREP_ZCA: return ml_preprocess_zca_fit(ds, o->n_components, o->filter_bias, o->store_inverse, t);
-    case PREP_PCA: return ml_preprocess_pca_fit(ds, o->n_components, o->whiten, t);
-    case PREP_LCN: return ml_preprocess_lcn_fit(ds, o->kernel_size, t);
-    case PREP_REMOVE_MEAN: return ml_preprocess_remove_mean_fit(ds, t);
-    case PREP_PATCHES: return ml_preprocess_patches_fit(ds, o->patch_shape, o->num_patches, o->seed, t);
-    }
-    return ml_error(ML_EINVAL, "%s cannot be fitted", o->what);
+    ml_preprocess_kind k = o->fit.kind;
+    return o->kind == PREP_FIT &&
+           (k == ML_PREPROCESS_GCN || k == ML_PREPROCESS_LCN || k == ML_PREPROCESS_PATCHES);
 }
 
 /* Pylearn2's preprocessor.apply(dataset, can_fit). */
@@ -126,9 +113,9 @@ static ml_status prep_apply(prep_object *o, ml_dataset *ds, int can_fit)
             ML_TRY(prep_apply(o->items[i], ds, can_fit));
         return ML_OK;
     }
-    if (o->kind != PREP_FILE && (can_fit || (!o->fitted && prep_stateless(o)))) {
+    if (o->kind == PREP_FIT && (can_fit || (!o->fitted && prep_stateless(o)))) {
         ml_transform *t = NULL;
-        ML_TRY(prep_fit(o, ds, &t));
+        ML_TRY(ml_preprocess_fit(ds, &o->fit, &t));
         char name[300];
         snprintf(name, sizeof name, "%s fitted on %s", o->what, ds->name ? ds->name : "a dataset");
         ml_status st = ml_transform_set_name(t, name);
@@ -156,10 +143,10 @@ static ml_status prep_apply(prep_object *o, ml_dataset *ds, int can_fit)
 static ml_status standardize_construct(ml_cfg_args *a, void **out)
 {
     prep_object *o;
-    ML_TRY(prep_new(a, PREP_STANDARDIZE, &o));
+    ML_TRY(prep_new_fit(a, ML_PREPROCESS_STANDARDIZE, &o));
     int global_mean, global_std;
-    ml_status st = ml_cfg_args_double(a, "std_eps", &o->std_eps);
-    if (st == ML_OK && o->std_eps <= 0)
+    ml_status st = ml_cfg_args_double(a, "std_eps", &o->fit.std_eps);
+    if (st == ML_OK && o->fit.std_eps <= 0)
         st = ml_cfg_args_error(a, "std_eps", ML_EINVAL, "must be positive");
     if (st == ML_OK && (st = ml_cfg_args_bool(a, "global_mean", &global_mean)) == ML_OK && global_mean)
         st = ml_cfg_args_error(a, "global_mean", ML_EINVAL, "is not supported: the mean is per feature");
@@ -176,22 +163,22 @@ static ml_status standardize_construct(ml_cfg_args *a, void **out)
 static ml_status gcn_construct(ml_cfg_args *a, void **out)
 {
     prep_object *o;
-    ML_TRY(prep_new(a, PREP_GCN, &o));
-    ml_gcn_opts_default(&o->gcn);
-    ml_status st = ml_cfg_args_double(a, "scale", &o->gcn.scale);
+    ML_TRY(prep_new_fit(a, ML_PREPROCESS_GCN, &o));
+    ml_gcn_opts_default(&o->fit.gcn);
+    ml_status st = ml_cfg_args_double(a, "scale", &o->fit.gcn.scale);
     if (st == ML_OK)
-        st = ml_cfg_args_bool(a, "subtract_mean", &o->gcn.subtract_mean);
+        st = ml_cfg_args_bool(a, "subtract_mean", &o->fit.gcn.subtract_mean);
     if (st == ML_OK)
-        st = ml_cfg_args_bool(a, "use_std", &o->gcn.use_std);
+        st = ml_cfg_args_bool(a, "use_std", &o->fit.gcn.use_std);
     if (st == ML_OK)
-        st = ml_cfg_args_double(a, "sqrt_bias", &o->gcn.sqrt_bias);
+        st = ml_cfg_args_double(a, "sqrt_bias", &o->fit.gcn.sqrt_bias);
     if (st == ML_OK)
-        st = ml_cfg_args_double(a, "min_divisor", &o->gcn.min_divisor);
-    if (st == ML_OK && !(o->gcn.scale > 0))
+        st = ml_cfg_args_double(a, "min_divisor", &o->fit.gcn.min_divisor);
+    if (st == ML_OK && !(o->fit.gcn.scale > 0))
         st = ml_cfg_args_error(a, "scale", ML_EINVAL, "must be positive");
-    if (st == ML_OK && !(o->gcn.sqrt_bias >= 0))
+    if (st == ML_OK && !(o->fit.gcn.sqrt_bias >= 0))
         st = ml_cfg_args_error(a, "sqrt_bias", ML_EINVAL, "must not be negative");
-    if (st == ML_OK && !(o->gcn.min_divisor >= 0))
+    if (st == ML_OK && !(o->fit.gcn.min_divisor >= 0))
         st = ml_cfg_args_error(a, "min_divisor", ML_EINVAL, "must not be negative");
     if (st != ML_OK) {
         prep_destroy(o);
@@ -204,15 +191,15 @@ static ml_status gcn_construct(ml_cfg_args *a, void **out)
 static ml_status zca_construct(ml_cfg_args *a, void **out)
 {
     prep_object *o;
-    ML_TRY(prep_new(a, PREP_ZCA, &o));
+    ML_TRY(prep_new_fit(a, ML_PREPROCESS_ZCA, &o));
     ml_status st = ML_OK;
-    if (ml_cfg_args_has(a, "n_components") && (st = ml_cfg_args_int64(a, "n_components", &o->n_components)) == ML_OK &&
-        o->n_components < 1)
+    if (ml_cfg_args_has(a, "n_components") && (st = ml_cfg_args_int64(a, "n_components", &o->fit.n_components)) == ML_OK &&
+        o->fit.n_components < 1)
         st = ml_cfg_args_error(a, "n_components", ML_EINVAL, "must be positive");
-    if (st == ML_OK && (st = ml_cfg_args_double(a, "filter_bias", &o->filter_bias)) == ML_OK && !(o->filter_bias >= 0))
+    if (st == ML_OK && (st = ml_cfg_args_double(a, "filter_bias", &o->fit.filter_bias)) == ML_OK && !(o->fit.filter_bias >= 0))
         st = ml_cfg_args_error(a, "filter_bias", ML_EINVAL, "must not be negative");
     if (st == ML_OK)
-        st = ml_cfg_args_bool(a, "store_inverse", &o->store_inverse);
+        st = ml_cfg_args_bool(a, "store_inverse", &o->fit.store_inverse);
     if (st != ML_OK) {
         prep_destroy(o);
         return st;
@@ -224,12 +211,12 @@ static ml_status zca_construct(ml_cfg_args *a, void **out)
 static ml_status pca_construct(ml_cfg_args *a, void **out)
 {
     prep_object *o;
-    ML_TRY(prep_new(a, PREP_PCA, &o));
-    ml_status st = ml_cfg_args_int64(a, "num_components", &o->n_components);
-    if (st == ML_OK && o->n_components < 1)
+    ML_TRY(prep_new_fit(a, ML_PREPROCESS_PCA, &o));
+    ml_status st = ml_cfg_args_int64(a, "num_components", &o->fit.n_components);
+    if (st == ML_OK && o->fit.n_components < 1)
         st = ml_cfg_args_error(a, "num_components", ML_EINVAL, "must be positive");
     if (st == ML_OK)
-        st = ml_cfg_args_bool(a, "whiten", &o->whiten);
+        st = ml_cfg_args_bool(a, "whiten", &o->fit.whiten);
     if (st != ML_OK) {
         prep_destroy(o);
         return st;
@@ -241,9 +228,9 @@ static ml_status pca_construct(ml_cfg_args *a, void **out)
 static ml_status lcn_construct(ml_cfg_args *a, void **out)
 {
     prep_object *o;
-    ML_TRY(prep_new(a, PREP_LCN, &o));
-    ml_status st = ml_cfg_args_int64(a, "kernel_size", &o->kernel_size);
-    if (st == ML_OK && (o->kernel_size < 1 || o->kernel_size % 2 == 0))
+    ML_TRY(prep_new_fit(a, ML_PREPROCESS_LCN, &o));
+    ml_status st = ml_cfg_args_int64(a, "kernel_size", &o->fit.kernel_size);
+    if (st == ML_OK && (o->fit.kernel_size < 1 || o->fit.kernel_size % 2 == 0))
         st = ml_cfg_args_error(a, "kernel_size", ML_EINVAL, "must be a positive odd number");
     if (st != ML_OK) {
         prep_destroy(o);
@@ -256,7 +243,7 @@ static ml_status lcn_construct(ml_cfg_args *a, void **out)
 static ml_status remove_mean_construct(ml_cfg_args *a, void **out)
 {
     prep_object *o;
-    ML_TRY(prep_new(a, PREP_REMOVE_MEAN, &o));
+    ML_TRY(prep_new_fit(a, ML_PREPROCESS_REMOVE_MEAN, &o));
     *out = o;
     return ML_OK;
 }
@@ -265,20 +252,20 @@ static ml_status patches_construct(ml_cfg_args *a, void **out)
 {
     prep_object *o;
     int shape[2], n;
-    ML_TRY(prep_new(a, PREP_PATCHES, &o));
+    ML_TRY(prep_new_fit(a, ML_PREPROCESS_PATCHES, &o));
     ml_status st = ml_cfg_args_ints(a, "patch_shape", shape, 2, &n);
     if (st == ML_OK && n != 2)
         st = ml_cfg_args_error(a, "patch_shape", ML_EINVAL, "must give rows and columns");
-    if (st == ML_OK && (st = ml_cfg_args_int64(a, "num_patches", &o->num_patches)) == ML_OK && o->num_patches < 1)
+    if (st == ML_OK && (st = ml_cfg_args_int64(a, "num_patches", &o->fit.num_patches)) == ML_OK && o->fit.num_patches < 1)
         st = ml_cfg_args_error(a, "num_patches", ML_EINVAL, "must be positive");
     if (st == ML_OK)
-        st = read_seed(a, "seed", &o->seed);
+        st = read_seed(a, "seed", &o->fit.seed);
     if (st != ML_OK) {
         prep_destroy(o);
         return st;
     }
-    o->patch_shape[0] = shape[0];
-    o->patch_shape[1] = shape[1];
+    o->fit.patch_shape[0] = shape[0];
+    o->fit.patch_shape[1] = shape[1];
     *out = o;
     return ML_OK;
 }

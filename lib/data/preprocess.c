@@ -585,6 +585,22 @@ static ml_status apply_patches(const ml_transform *t, ml_dataset *ds)
     return ML_OK;
 }
 
+ml_status ml_preprocess_fit(const ml_dataset *ds, const ml_preprocess_spec *spec, ml_transform **out)
+{
+    switch (spec->kind) {
+    case ML_PREPROCESS_STANDARDIZE: return ml_preprocess_standardize_fit(ds, spec->std_eps, out);
+    case ML_PREPROCESS_GCN: return ml_preprocess_gcn_fit(ds, &spec->gcn, out);
+    case ML_PREPROCESS_ZCA:
+        return ml_preprocess_zca_fit(ds, spec->n_components, spec->filter_bias, spec->store_inverse, out);
+    case ML_PREPROCESS_PCA: return ml_preprocess_pca_fit(ds, spec->n_components, spec->whiten, out);
+    case ML_PREPROCESS_LCN: return ml_preprocess_lcn_fit(ds, spec->kernel_size, out);
+    case ML_PREPROCESS_REMOVE_MEAN: return ml_preprocess_remove_mean_fit(ds, out);
+    case ML_PREPROCESS_PATCHES:
+        return ml_preprocess_patches_fit(ds, spec->patch_shape, spec->num_patches, spec->seed, out);
+    }
+    return ml_error(ML_EINVAL, "no preprocessing of kind %d", (int)spec->kind);
+}
+
 ml_status ml_transform_pipeline(ml_transform **items, int n, ml_transform **out)
 {
     *out = NULL;

@@ -138,6 +138,34 @@ ml_status ml_preprocess_lcn_fit(const ml_dataset *ds, int64_t kernel_size, ml_tr
 ml_status ml_preprocess_patches_fit(const ml_dataset *ds, const int64_t patch_shape[2],
                                     int64_t num_patches, uint64_t seed, ml_transform **out);
 
+/* A fit of any of the kinds above with its settings: what ml-preprocess's
+ * options and an experiment's preprocessors describe. */
+typedef enum {
+    ML_PREPROCESS_STANDARDIZE,
+    ML_PREPROCESS_GCN,
+    ML_PREPROCESS_ZCA,
+    ML_PREPROCESS_PCA,
+    ML_PREPROCESS_LCN,
+    ML_PREPROCESS_REMOVE_MEAN,
+    ML_PREPROCESS_PATCHES
+} ml_preprocess_kind;
+
+typedef struct {
+    ml_preprocess_kind kind;
+    double std_eps;                      /* standardize */
+    ml_gcn_opts gcn;                     /* gcn */
+    int64_t n_components;                /* zca, pca */
+    double filter_bias;                  /* zca */
+    int store_inverse;                   /* zca */
+    int whiten;                          /* pca */
+    int64_t kernel_size;                 /* lcn */
+    int64_t patch_shape[2], num_patches; /* patches */
+    uint64_t seed;                       /* patches */
+} ml_preprocess_spec;
+
+/* The fit function of spec's kind with spec's settings. */
+ml_status ml_preprocess_fit(const ml_dataset *ds, const ml_preprocess_spec *spec, ml_transform **out);
+
 /* A pipeline of n items (taking ownership of them, freed on failure too); each
  * item's n_features must equal the previous item's n_outputs. */
 ml_status ml_transform_pipeline(ml_transform **items, int n, ml_transform **out);
