@@ -100,6 +100,65 @@ ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g)
     return ML_OK;
 }
 
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+ml_status ml_pool_plan_make(const ml_kernel_args *a, int int32_planes, ml_pool_plan *p)
+{
+    const ml_tensor *x, *y;
+    if (a->op == ML_OP_POOL_BACK) {
+        if (a->n_in < 2)
+            return ml_error(ML_EINVAL, "pool_back: inputs g and x are needed");
+        y = &a->in[0], x = &a->in[1];
+        if (!ml_shape_equal(a->out.ndim, a->out.shape, x->ndim, x->shape)) {
+            char so[96], sx[96];
+            return ml_error(ML_ESHAPE, "pool_back: output %s is not the pool's input shape %s",
+                            ml_plan_shape(&a->out, so, sizeof so), ml_plan_shape(x, sx, sizeof sx));
+        }
+    } else {
+        if (a->n_in < 1)
+            return ml_error(ML_EINVAL, "pool: an input is needed");
+        x = &a->in[0], y = &a->out;
+    }
+    const int *ip = a->p.ip;
+    if (ip[0] != ML_POOL_MAX && ip[0] != ML_POOL_MEAN)
+        return ml_error(ML_EINVAL, "%s: unknown pooling kind %d", ml_op_name(a->op), ip[0]);
+    if (ip[1] < 1 || ip[2] < 1 || ip[3] < 1 || ip[4] < 1 || (ip[5] != 0 && ip[5] != 1))
+        return ml_error(ML_EINVAL, "%s: pool %dx%d stride %dx%d keep_partial %d out of range",
+                        ml_op_name(a->op), ip[1], ip[2], ip[3], ip[4], ip[5]);
+    if (x->ndim != 4 || y->ndim != 4 || x->dtype != ML_F32 || y->dtype != ML_F32)
+        return ml_error(ML_ESHAPE, "%s: 4-D float32 tensors needed", ml_op_name(a->op));
+    p->kind = ip[0], p->kh = ip[1], p->kw = ip[2], p->sh = ip[3], p->sw = ip[4];
+    p->planes = x->shape[0] * x->shape[1];
+    p->H = x->shape[2], p->W = x->shape[3];
+    p->OH = y->shape[2], p->OW = y->shape[3];
+    int64_t oh, ow;
+    if (ip[5]) { /* ceil((H - size) / stride) + 1 */
+        oh = -floor_div(-(p->H - p->kh), p->sh) + 1;
+        ow = -floor_div(-(p->W - p->kw), p->sw) + 1;
+    } else {
+        oh = floor_div(p->H - p->kh, p->sh) + 1;
+        ow = floor_div(p->W - p->kw, p->sw) + 1;
+    }
+    if (y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1] || p->OH != oh || p->OW != ow ||
+        oh < 1 || ow < 1 || p->H < 1 || p->W < 1) {
+        char sx[96], sy[96];
+        return ml_error(ML_ESHAPE, "%s: input %s and output %s do not fit pool %dx%d stride %dx%d%s",
+                        ml_op_name(a->op), ml_plan_shape(x, sx, sizeof sx),
+                        ml_plan_shape(y, sy, sizeof sy), ip[1], ip[2], ip[3], ip[4],
+                        ip[5] ? " (partial windows kept)" : "");
+    }
+    if (int32_planes && p->H * p->W > INT32_MAX)
+        return ml_error(ML_ESHAPE, "%s: planes of more than 2^31 pixels", ml_op_name(a->op));
+    if (p->kind == ML_POOL_MAX && !a->aux)
+        return ml_error(ML_EINVAL, "%s: max pooling needs its argmax state (aux)",
+                        ml_op_name(a->op));
+    return ML_OK;
+}
+
 ml_status ml_gather_plan_make(const ml_kernel_args *a, int64_t *rows, int64_t *row_words)
 {
     const ml_tensor *x = &a->in[0], *index = &a->in[1], *out = &a->out;

@@ -66,6 +66,19 @@ typedef struct {
  * ML_EINVAL naming the shapes) and fills the plan. */
 ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g);
 
+/* The geometry of POOL (x = in[0], y = out) or POOL_BACK (y's gradient in[0],
+ * x = in[1], out of x's shape): B*C planes of H x W pooled to OH x OW. */
+typedef struct {
+    int64_t planes;
+    int64_t H, W, OH, OW; /* input and output planes */
+    int kind, kh, kw, sh, sw;
+} ml_pool_plan;
+
+/* Checks the op's inputs, kind, window, shapes and argmax state against each
+ * other (ML_EINVAL or ML_ESHAPE naming them; with int32_planes, planes of more
+ * than 2^31 pixels too, for a backend indexing them with int) and fills the plan. */
+ml_status ml_pool_plan_make(const ml_kernel_args *a, int int32_planes, ml_pool_plan *p);
+
 /* C = op(A) op(B) for 2-D row-major operands, op a transpose when ta / tb:
  * *M, *N, *K of the product; NULL when the shapes fit, else why not. */
 const char *ml_gemm_plan(const ml_tensor *A, const ml_tensor *B, const ml_tensor *C, int ta, int tb, int64_t *M,

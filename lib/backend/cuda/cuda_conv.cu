@@ -282,52 +282,20 @@ ml_status ml_cuda_conv2d_back_weight(const ml_kernel_args *a)
 
 /* ---- Pooling ---- */
 
+/* ml_pool_plan with int sizes, as the kernels index planes. */
 typedef struct {
     int64_t planes;
     int H, W, OH, OW;
     int kind, kh, kw, sh, sw;
 } pool_geom;
 
-static int64_t floor_div(int64_t a, int64_t b)
+static ml_status pool_geom_init(const ml_kernel_args *a, pool_geom *p)
 {
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* cpu_conv.c's pool_geom_init, with the same checks and messages. */
-static ml_status pool_geom_init(const ml_kernel_args *a, const ml_tensor *x, const ml_tensor *y, pool_geom *p)
-{
-    const int *ip = a->p.ip;
-    if (ip[0] != ML_POOL_MAX && ip[0] != ML_POOL_MEAN)
-        return ml_error(ML_EINVAL, "%s: unknown pooling kind %d", ml_op_name(a->op), ip[0]);
-    if (ip[1] < 1 || ip[2] < 1 || ip[3] < 1 || ip[4] < 1 || (ip[5] != 0 && ip[5] != 1))
-        return ml_error(ML_EINVAL, "%s: pool %dx%d stride %dx%d keep_partial %d out of range",
-                        ml_op_name(a->op), ip[1], ip[2], ip[3], ip[4], ip[5]);
-    if (x->ndim != 4 || y->ndim != 4 || x->dtype != ML_F32 || y->dtype != ML_F32)
-        return ml_error(ML_ESHAPE, "%s: 4-D float32 tensors needed", ml_op_name(a->op));
-    p->kind = ip[0], p->kh = ip[1], p->kw = ip[2], p->sh = ip[3], p->sw = ip[4];
-    p->planes = x->shape[0] * x->shape[1];
-    int64_t H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
-    int64_t oh, ow;
-    if (ip[5]) {
-        oh = -floor_div(-(H - p->kh), p->sh) + 1;
-        ow = -floor_div(-(W - p->kw), p->sw) + 1;
-    } else {
-        oh = floor_div(H - p->kh, p->sh) + 1;
-        ow = floor_div(W - p->kw, p->sw) + 1;
-    }
-    if (y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1] || OH != oh || OW != ow || oh < 1 ||
-        ow < 1 || H < 1 || W < 1) {
-        char sx[96], sy[96];
-        return ml_error(ML_ESHAPE, "%s: input %s and output %s do not fit pool %dx%d stride %dx%d%s",
-                        ml_op_name(a->op), ml_plan_shape(x, sx, sizeof sx), ml_plan_shape(y, sy, sizeof sy), ip[1],
-                        ip[2], ip[3], ip[4], ip[5] ? " (partial windows kept)" : "");
-    }
-    if (H * W > INT32_MAX)
-        return ml_error(ML_ESHAPE, "%s: planes of more than 2^31 pixels", ml_op_name(a->op));
-    p->H = (int)H, p->W = (int)W, p->OH = (int)OH, p->OW = (int)OW;
-    if (p->kind == ML_POOL_MAX && !a->aux)
-        return ml_error(ML_EINVAL, "%s: max pooling needs its argmax state (aux)", ml_op_name(a->op));
+    ml_pool_plan q;
+    ML_TRY(ml_pool_plan_make(a, 1, &q));
+    p->planes = q.planes;
+    p->H = (int)q.H, p->W = (int)q.W, p->OH = (int)q.OH, p->OW = (int)q.OW;
+    p->kind = q.kind, p->kh = q.kh, p->kw = q.kw, p->sh = q.sh, p->sw = q.sw;
     return ML_OK;
 }
 
@@ -405,10 +373,8 @@ __global__ void k_pool_back(float *__restrict__ dx, const float *__restrict__ gy
 
 ml_status ml_cuda_pool(const ml_kernel_args *a)
 {
-    if (a->n_in < 1)
-        return ml_error(ML_EINVAL, "pool: an input is needed");
     pool_geom p;
-    ML_TRY(pool_geom_init(a, &a->in[0], &a->out, &p));
+    ML_TRY(pool_geom_init(a, &p));
     int64_t total = p.planes * p.OH * p.OW;
     if (total == 0)
         return ML_OK;
@@ -425,21 +391,13 @@ ml_status ml_cuda_pool(const ml_kernel_args *a)
 
 ml_status ml_cuda_pool_back(const ml_kernel_args *a)
 {
-    if (a->n_in < 2)
-        return ml_error(ML_EINVAL, "pool_back: inputs g and x are needed");
-    const ml_tensor *g = &a->in[0], *x = &a->in[1];
-    if (!ml_shape_equal(a->out.ndim, a->out.shape, x->ndim, x->shape)) {
-        char so[96], sx[96];
-        return ml_error(ML_ESHAPE, "pool_back: output %s is not the pool's input shape %s",
-                        ml_plan_shape(&a->out, so, sizeof so), ml_plan_shape(x, sx, sizeof sx));
-    }
     pool_geom p;
-    ML_TRY(pool_geom_init(a, x, g, &p));
+    ML_TRY(pool_geom_init(a, &p));
     int64_t total = p.planes * p.H * p.W;
     if (total == 0)
         return ML_OK;
     float *dx = ml_cuda_f32(&a->out);
-    const float *gy = ml_cuda_f32(g);
+    const float *gy = ml_cuda_f32(&a->in[0]);
     unsigned blocks = ml_cuda_blocks(total);
     if (p.kind == ML_POOL_MAX)
         k_pool_back<ML_POOL_MAX><<<blocks, ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(dx, gy, (const int32_t *)a->aux, p);
