@@ -1,6 +1,7 @@
 #include "backend/plan.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int ml_bcast_plan_make(const ml_tensor *o, const ml_tensor *x, const ml_tensor *y, ml_bcast_plan *p)
 {
@@ -98,6 +99,43 @@ ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g)
     g->P = g->OH * g->OW;
     g->identity = g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
     return ML_OK;
+}
+
+const char *ml_transpose_plan_make(const ml_kernel_args *a, ml_transpose_plan *p)
+{
+    const ml_tensor *in = &a->in[0], *out = &a->out;
+    int nd = out->ndim;
+    if (a->n_in < 1 || in->ndim != nd || in->dtype != out->dtype)
+        return "input and output ranks differ";
+    int seen[ML_MAX_DIMS] = {0};
+    for (int i = 0; i < nd; i++) {
+        int d = a->p.ip[i];
+        if (d < 0 || d >= nd || seen[d] || out->shape[i] != in->shape[d])
+            return "not a permutation of the input's axes";
+        seen[d] = 1;
+    }
+    int64_t in_stride[ML_MAX_DIMS], s = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        in_stride[d] = s;
+        s *= in->shape[d];
+    }
+    memset(p, 0, sizeof *p);
+    int k = 0;
+    for (int i = 0; i < nd; i++) {
+        int64_t len = out->shape[i], stride = in_stride[a->p.ip[i]];
+        if (len == 1)
+            continue;
+        if (k > 0 && p->st[k - 1] == stride * len) {
+            p->n[k - 1] *= len;
+            p->st[k - 1] = stride;
+            continue;
+        }
+        p->n[k] = len;
+        p->st[k] = stride;
+        k++;
+    }
+    p->k = k;
+    return NULL;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)

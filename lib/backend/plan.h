@@ -79,6 +79,17 @@ typedef struct {
  * than 2^31 pixels too, for a backend indexing them with int) and fills the plan. */
 ml_status ml_pool_plan_make(const ml_kernel_args *a, int int32_planes, ml_pool_plan *p);
 
+/* TRANSPOSE as a gather: out's axes with dimensions of 1 dropped and axes
+ * consecutive in the input merged, k of them, n[i] long with input strides st[i]
+ * (elements; zero past k). */
+typedef struct {
+    int k;
+    int64_t n[ML_MAX_DIMS], st[ML_MAX_DIMS];
+} ml_transpose_plan;
+
+/* NULL when the op's permutation ip[] takes its input to its output, else why not. */
+const char *ml_transpose_plan_make(const ml_kernel_args *a, ml_transpose_plan *p);
+
 /* C = op(A) op(B) for 2-D row-major operands, op a transpose when ta / tb:
  * *M, *N, *K of the product; NULL when the shapes fit, else why not. */
 const char *ml_gemm_plan(const ml_tensor *A, const ml_tensor *B, const ml_tensor *C, int ta, int tb, int64_t *M,
