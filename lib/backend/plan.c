@@ -273,6 +273,28 @@ const char *ml_sum_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS], float
     return NULL;
 }
 
+const char *ml_sum_to_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS])
+{
+    if (a->n_in < 1)
+        return "needs an input";
+    const ml_tensor *in = &a->in[0], *out = &a->out;
+    if (out->ndim > in->ndim)
+        return "output has more dimensions than the input";
+    for (int i = 0; i < ML_MAX_DIMS; i++)
+        reduced[i] = 0;
+    int lead = in->ndim - out->ndim;
+    for (int i = 0; i < in->ndim; i++) {
+        int64_t od = i >= lead ? out->shape[i - lead] : 1;
+        if (od == in->shape[i])
+            reduced[i] = 0;
+        else if (od == 1)
+            reduced[i] = 1;
+        else
+            return "output is not a broadcast source of the input";
+    }
+    return NULL;
+}
+
 const char *ml_max_plan(const ml_kernel_args *a, int64_t *outer, int64_t *len, int64_t *inner)
 {
     if (a->n_in < 1)

@@ -102,6 +102,10 @@ int ml_plan_same_numel(const ml_kernel_args *a, int n_in);
  * (1/count for MEAN); NULL when the output fits, else why not. */
 const char *ml_sum_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS], float *scale);
 
+/* SUM_TO: the input's axes summed to give the output, a broadcast source of it
+ * (reduced[i] = 1); NULL when the output is one, else why not. */
+const char *ml_sum_to_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS]);
+
 /* A sum over the axes flagged in reduced, with dimensions of 1 dropped and
  * neighbours of a kind merged: k runs of n[i] elements, r[i] whether run i is
  * summed; total and out_n the elements of the input and of the output. */

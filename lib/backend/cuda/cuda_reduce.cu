@@ -407,22 +407,11 @@ ml_status ml_cuda_sum(const ml_kernel_args *a)
 
 ml_status ml_cuda_sum_to(const ml_kernel_args *a)
 {
-    if (a->n_in < 1)
-        return ml_cuda_shape_error(a, "needs an input");
+    int reduced[ML_MAX_DIMS];
+    const char *why = ml_sum_to_plan(a, reduced);
+    if (why)
+        return ml_cuda_shape_error(a, why);
     const ml_tensor *in = &a->in[0], *out = &a->out;
-    if (out->ndim > in->ndim)
-        return ml_cuda_shape_error(a, "output has more dimensions than the input");
-    int reduced[ML_MAX_DIMS] = {0};
-    int lead = in->ndim - out->ndim;
-    for (int i = 0; i < in->ndim; i++) {
-        int64_t od = i >= lead ? out->shape[i - lead] : 1;
-        if (od == in->shape[i])
-            reduced[i] = 0;
-        else if (od == 1)
-            reduced[i] = 1;
-        else
-            return ml_cuda_shape_error(a, "output is not a broadcast source of the input");
-    }
     return reduce_sum(a, ml_cuda_f32(in), in->ndim, in->shape, reduced, ml_cuda_f32(out), 1.0f);
 }
 
