@@ -33,6 +33,36 @@ static inline void ml_plan_split(const ml_tensor *t, int axis, int64_t *outer, i
     *inner = n;
 }
 
+/* A tensor as rows of its last axis: 0, or -1 for a 0-d tensor. */
+static inline int ml_plan_rows_cols(const ml_tensor *t, int64_t *rows, int64_t *cols)
+{
+    if (t->ndim < 1)
+        return -1;
+    *cols = t->shape[t->ndim - 1];
+    *rows = *cols ? ml_tensor_numel(t) / *cols : 0;
+    return 0;
+}
+
+static inline int ml_plan_same_shape(const ml_tensor *x, const ml_tensor *y)
+{
+    return ml_shape_equal(x->ndim, x->shape, y->ndim, y->shape);
+}
+
+/* A loss's batch: the first dimension (1 for a 0-d tensor). */
+static inline int64_t ml_plan_batch(const ml_tensor *t)
+{
+    return t->ndim ? t->shape[0] : 1;
+}
+
+/* Logits in[0] [B, K] (any leading shape: rows of the last axis) and int32
+ * labels in[1] [B]: 0, or -1 when they do not fit. */
+static inline int ml_plan_logits_labels(const ml_kernel_args *a, int64_t *rows, int64_t *cols)
+{
+    if (a->n_in < 2 || ml_plan_rows_cols(&a->in[0], rows, cols) || a->in[1].dtype != ML_I32)
+        return -1;
+    return ml_tensor_numel(&a->in[1]) == *rows ? 0 : -1;
+}
+
 /* A broadcast as a loop nest: out's dimensions of size 1 dropped, adjacent
  * dimensions merged where both operands step through them alike, so that an
  * equal shape becomes one loop, a row vector [D] over [B, D] becomes B rows with

@@ -14,20 +14,6 @@
 #define LOSS_BLOCKS_MAX ML_CUDA_PARTIALS
 #define WARPS (ML_CUDA_THREADS / 32)
 
-static int64_t batch_of(const ml_tensor *t)
-{
-    return t->ndim ? t->shape[0] : 1;
-}
-
-static int logits_labels(const ml_kernel_args *a, const ml_tensor *logits, int64_t *rows, int64_t *cols)
-{
-    if (a->n_in < 2 || logits->ndim < 1 || a->in[1].dtype != ML_I32)
-        return -1;
-    *cols = logits->shape[logits->ndim - 1];
-    *rows = *cols ? ml_tensor_numel(logits) / *cols : 0;
-    return ml_tensor_numel(&a->in[1]) == *rows ? 0 : -1;
-}
-
 /* out[0] = (float)(sum of parts / div), 0 when div is 0. */
 __global__ void k_loss_finish(float *out, const double *__restrict__ parts, int n_parts, double div)
 {
@@ -89,7 +75,7 @@ __global__ void k_nll(double *__restrict__ parts, float *__restrict__ prob, cons
 ml_status ml_cuda_nll_logsoftmax(const ml_kernel_args *a)
 {
     int64_t rows, K;
-    if (logits_labels(a, &a->in[0], &rows, &K) || ml_tensor_numel(&a->out) != 1)
+    if (ml_plan_logits_labels(a, &rows, &K) || ml_tensor_numel(&a->out) != 1)
         return ml_cuda_shape_error(a, "needs logits [B, K], labels [B] and a scalar output");
     if (!a->aux && rows * K > 0)
         return ml_error(ML_EINVAL, "cuda nll_logsoftmax: no aux buffer for the probabilities");
@@ -174,7 +160,7 @@ __global__ void k_misclass(double *__restrict__ parts, const float *__restrict__
 ml_status ml_cuda_misclass(const ml_kernel_args *a)
 {
     int64_t rows, K;
-    if (logits_labels(a, &a->in[0], &rows, &K) || ml_tensor_numel(&a->out) != 1)
+    if (ml_plan_logits_labels(a, &rows, &K) || ml_tensor_numel(&a->out) != 1)
         return ml_cuda_shape_error(a, "needs scores [B, K], labels [B] and a scalar output");
     cudaStream_t st = ml_cuda_stream();
     double *parts = ml_cuda_partials(a);
@@ -219,7 +205,7 @@ static ml_status elem_loss(const ml_kernel_args *a, int kind)
     if (a->n_in < 2 || ml_tensor_numel(&a->in[0]) != ml_tensor_numel(&a->in[1]) ||
         ml_tensor_numel(&a->out) != 1)
         return ml_cuda_shape_error(a, "needs two operands of one shape and a scalar output");
-    int64_t n = ml_tensor_numel(&a->in[0]), B = batch_of(&a->in[0]);
+    int64_t n = ml_tensor_numel(&a->in[0]), B = ml_plan_batch(&a->in[0]);
     cudaStream_t st = ml_cuda_stream();
     double *parts = ml_cuda_partials(a);
     unsigned blocks = 0;
@@ -269,7 +255,7 @@ static ml_status elem_loss_back(const ml_kernel_args *a, int kind)
         return ml_cuda_shape_error(a, "needs g (scalar) and two operands of the output's size");
     if (n == 0)
         return ML_OK;
-    int64_t B = batch_of(&a->in[1]);
+    int64_t B = ml_plan_batch(&a->in[1]);
     float *o = ml_cuda_f32(&a->out);
     const float *g = ml_cuda_f32(&a->in[0]), *x = ml_cuda_f32(&a->in[1]), *y = ml_cuda_f32(&a->in[2]);
     unsigned blocks = ml_cuda_blocks(n);

@@ -125,20 +125,6 @@ __global__ void k_softmax_back(float *__restrict__ o, const float *__restrict__ 
                       : __fmul_rn(yr[j], __fsub_rn(gr[j], s));
 }
 
-static int rows_cols(const ml_tensor *t, int64_t *rows, int64_t *cols)
-{
-    if (t->ndim < 1)
-        return -1;
-    *cols = t->shape[t->ndim - 1];
-    *rows = *cols ? ml_tensor_numel(t) / *cols : 0;
-    return 0;
-}
-
-static int same_shape(const ml_tensor *x, const ml_tensor *y)
-{
-    return ml_shape_equal(x->ndim, x->shape, y->ndim, y->shape);
-}
-
 #define LAUNCH_ROWS(KERNEL, rows, cols, ...)                                                    \
     do {                                                                                        \
         if (rows_use_block(cols))                                                               \
@@ -151,7 +137,7 @@ static int same_shape(const ml_tensor *x, const ml_tensor *y)
 ml_status ml_cuda_softmax(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 1 || !same_shape(&a->out, &a->in[0]) || rows_cols(&a->out, &rows, &cols))
+    if (a->n_in < 1 || !ml_plan_same_shape(&a->out, &a->in[0]) || ml_plan_rows_cols(&a->out, &rows, &cols))
         return ml_cuda_shape_error(a, "input and output shapes differ");
     if (rows * cols == 0)
         return ML_OK;
@@ -162,7 +148,7 @@ ml_status ml_cuda_softmax(const ml_kernel_args *a)
 ml_status ml_cuda_log_softmax(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 1 || !same_shape(&a->out, &a->in[0]) || rows_cols(&a->out, &rows, &cols))
+    if (a->n_in < 1 || !ml_plan_same_shape(&a->out, &a->in[0]) || ml_plan_rows_cols(&a->out, &rows, &cols))
         return ml_cuda_shape_error(a, "input and output shapes differ");
     if (rows * cols == 0)
         return ML_OK;
@@ -173,8 +159,8 @@ ml_status ml_cuda_log_softmax(const ml_kernel_args *a)
 static ml_status softmax_back_common(const ml_kernel_args *a, int log)
 {
     int64_t rows, cols;
-    if (a->n_in < 2 || !same_shape(&a->out, &a->in[0]) || !same_shape(&a->out, &a->in[1]) ||
-        rows_cols(&a->out, &rows, &cols))
+    if (a->n_in < 2 || !ml_plan_same_shape(&a->out, &a->in[0]) || !ml_plan_same_shape(&a->out, &a->in[1]) ||
+        ml_plan_rows_cols(&a->out, &rows, &cols))
         return ml_cuda_shape_error(a, "g, y and output shapes differ");
     if (rows * cols == 0)
         return ML_OK;
@@ -596,7 +582,7 @@ ml_status ml_cuda_max_back(const ml_kernel_args *a)
 ml_status ml_cuda_argmax(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 1 || rows_cols(&a->in[0], &rows, &cols) ||
+    if (a->n_in < 1 || ml_plan_rows_cols(&a->in[0], &rows, &cols) ||
         !ml_plan_shape_minus_axis(&a->in[0], a->in[0].ndim - 1, &a->out))
         return ml_cuda_shape_error(a, "output is not the input less its last axis");
     if (cols == 0 && ml_tensor_numel(&a->out) > 0)
