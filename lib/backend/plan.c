@@ -3,6 +3,21 @@
 #include <stdio.h>
 #include <string.h>
 
+ml_status ml_plan_shape_error(const char *backend, const ml_kernel_args *a, const char *why)
+{
+    char o[96], i0[96], i1[96];
+    ml_shape_format(a->out.ndim, a->out.shape, o, sizeof o);
+    if (a->n_in > 0)
+        ml_shape_format(a->in[0].ndim, a->in[0].shape, i0, sizeof i0);
+    else
+        strcpy(i0, "-");
+    if (a->n_in > 1)
+        ml_shape_format(a->in[1].ndim, a->in[1].shape, i1, sizeof i1);
+    else
+        strcpy(i1, "-");
+    return ml_error(ML_ESHAPE, "%s %s: %s (out %s, in %s, %s)", backend, ml_op_name(a->op), why, o, i0, i1);
+}
+
 int ml_bcast_plan_make(const ml_tensor *o, const ml_tensor *x, const ml_tensor *y, ml_bcast_plan *p)
 {
     int nd = o->ndim;

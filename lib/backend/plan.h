@@ -11,6 +11,10 @@ static inline const char *ml_plan_shape(const ml_tensor *t, char *buf, size_t si
     return ml_shape_format(t->ndim, t->shape, buf, size);
 }
 
+/* ML_ESHAPE "<backend> <op>: <why> (out [..], in [..], [..])", naming the op
+ * and its output's and first two inputs' shapes. */
+ml_status ml_plan_shape_error(const char *backend, const ml_kernel_args *a, const char *why);
+
 /* An axis counted from the end when negative, checked: the axis, or -1. */
 static inline int ml_plan_axis(int axis, int ndim)
 {

@@ -43,21 +43,6 @@ extern "C" uint64_t ml_cuda_alloc_count(void)
     return g_alloc_count;
 }
 
-ml_status ml_cuda_shape_error(const ml_kernel_args *a, const char *why)
-{
-    char o[96], i0[96], i1[96];
-    ml_shape_format(a->out.ndim, a->out.shape, o, sizeof o);
-    if (a->n_in > 0)
-        ml_shape_format(a->in[0].ndim, a->in[0].shape, i0, sizeof i0);
-    else
-        strcpy(i0, "-");
-    if (a->n_in > 1)
-        ml_shape_format(a->in[1].ndim, a->in[1].shape, i1, sizeof i1);
-    else
-        strcpy(i1, "-");
-    return ml_error(ML_ESHAPE, "cuda %s: %s (out %s, in %s, %s)", ml_op_name(a->op), why, o, i0, i1);
-}
-
 /* ---- Device memory ---- */
 
 static void *cuda_alloc(size_t bytes)

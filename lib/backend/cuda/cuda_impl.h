@@ -66,7 +66,10 @@ cublasHandle_t ml_cuda_cublas(void);
 #define ML_CUDA_PARTIALS 1024
 double *ml_cuda_partials(const ml_kernel_args *a);
 
-ml_status ml_cuda_shape_error(const ml_kernel_args *a, const char *why);
+static inline ml_status ml_cuda_shape_error(const ml_kernel_args *a, const char *why)
+{
+    return ml_plan_shape_error("cuda", a, why);
+}
 
 /* ---- Launch geometry ---- */
 
