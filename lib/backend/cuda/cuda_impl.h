@@ -331,6 +331,35 @@ __device__ __forceinline__ float ml_d_tanhf(float x)
     return ax < 0.625f ? p : t;
 }
 
+/* ---- Softmax's first passes (k_softmax, k_log_softmax, k_nll) ---- */
+
+struct ml_row_exp {
+    float m, s;
+};
+
+/* A row x[0, n)'s maximum m and the sum s of exp(x[j] - m), over a warp, or
+ * the block when BLOCK (sm: 32 floats); lane and step are the thread's place
+ * in the group and the group's size.  Each exp is also stored in e[j] when
+ * STORE. */
+template <bool BLOCK, bool STORE>
+__device__ __forceinline__ ml_row_exp ml_row_max_sumexp(const float *__restrict__ x, float *__restrict__ e,
+                                                        int64_t n, int lane, int step, float *sm)
+{
+    float m = -INFINITY;
+    for (int64_t j = lane; j < n; j += step)
+        m = fmaxf(m, x[j]);
+    m = BLOCK ? ml_block_max(m, sm) : ml_warp_max(m);
+    float s = 0.0f;
+    for (int64_t j = lane; j < n; j += step) {
+        float v = ml_d_expf(x[j] - m);
+        if (STORE)
+            e[j] = v;
+        s += v;
+    }
+    s = BLOCK ? ml_block_sum(s, sm) : ml_warp_sum(s);
+    return {m, s};
+}
+
 /* ---- Kernels (one per op; each file's header comment says how) ---- */
 
 /* cuda_backend.cu */

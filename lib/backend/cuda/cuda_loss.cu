@@ -47,17 +47,8 @@ __global__ void k_nll(double *__restrict__ parts, float *__restrict__ prob, cons
     for (int64_t r = warp; r < rows; r += n_warps) {
         const float *xr = x + r * K;
         float *pr = prob + r * K;
-        float m = -INFINITY;
-        for (int64_t j = lane; j < K; j += 32)
-            m = fmaxf(m, xr[j]);
-        m = ml_warp_max(m);
-        float s = 0.0f;
-        for (int64_t j = lane; j < K; j += 32) {
-            float e = ml_d_expf(xr[j] - m);
-            pr[j] = e;
-            s += e;
-        }
-        s = ml_warp_sum(s);
+        ml_row_exp e = ml_row_max_sumexp<false, true>(xr, pr, K, lane, 32, NULL);
+        float m = e.m, s = e.s;
         float inv = (float)(1.0 / (double)s);
         for (int64_t j = lane; j < K; j += 32)
             pr[j] *= inv;

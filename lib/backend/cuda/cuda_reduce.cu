@@ -64,17 +64,7 @@ __global__ void k_softmax(float *__restrict__ o, const float *__restrict__ x, in
     const float *xr = x + r * cols;
     float *orow = o + r * cols;
     int lane = grp<B>::lane(), step = grp<B>::size();
-    float m = -INFINITY;
-    for (int64_t j = lane; j < cols; j += step)
-        m = fmaxf(m, xr[j]);
-    m = grp<B>::max(m, sm);
-    float s = 0.0f;
-    for (int64_t j = lane; j < cols; j += step) {
-        float e = ml_d_expf(xr[j] - m);
-        orow[j] = e;
-        s += e;
-    }
-    s = grp<B>::sum(s, sm);
+    float s = ml_row_max_sumexp<B, true>(xr, orow, cols, lane, step, sm).s;
     float inv = (float)(1.0 / (double)s);
     for (int64_t j = lane; j < cols; j += step)
         orow[j] *= inv;
@@ -91,17 +81,10 @@ __global__ void k_log_softmax(float *__restrict__ o, const float *__restrict__ x
     const float *xr = x + r * cols;
     float *orow = o + r * cols;
     int lane = grp<B>::lane(), step = grp<B>::size();
-    float m = -INFINITY;
+    ml_row_exp e = ml_row_max_sumexp<B, false>(xr, NULL, cols, lane, step, sm);
+    float lse = (float)log((double)e.s);
     for (int64_t j = lane; j < cols; j += step)
-        m = fmaxf(m, xr[j]);
-    m = grp<B>::max(m, sm);
-    float s = 0.0f;
-    for (int64_t j = lane; j < cols; j += step)
-        s += ml_d_expf(xr[j] - m);
-    s = grp<B>::sum(s, sm);
-    float lse = (float)log((double)s);
-    for (int64_t j = lane; j < cols; j += step)
-        orow[j] = (xr[j] - m) - lse;
+        orow[j] = (xr[j] - e.m) - lse;
 }
 
 /* LOG = 0: out = y * (g - sum(g*y));  LOG = 1: out = g - exp(y) * sum(g). */
