@@ -360,6 +360,12 @@ __device__ __forceinline__ ml_row_exp ml_row_max_sumexp(const float *__restrict_
     return {m, s};
 }
 
+/* ---- Kernels launched from more than one file ---- */
+
+/* out[0] = (float)(sum of parts * mul / div), 0 when div is 0; one block
+ * (cuda_reduce.cu). */
+__global__ void k_finish(float *out, const double *__restrict__ parts, int n_parts, double mul, double div);
+
 /* ---- Kernels (one per op; each file's header comment says how) ---- */
 
 /* cuda_backend.cu */

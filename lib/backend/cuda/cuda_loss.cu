@@ -14,18 +14,6 @@
 #define LOSS_BLOCKS_MAX ML_CUDA_PARTIALS
 #define WARPS (ML_CUDA_THREADS / 32)
 
-/* out[0] = (float)(sum of parts / div), 0 when div is 0. */
-__global__ void k_loss_finish(float *out, const double *__restrict__ parts, int n_parts, double div)
-{
-    __shared__ double sm[32];
-    double s = 0.0;
-    for (int i = threadIdx.x; i < n_parts; i += blockDim.x)
-        s += parts[i];
-    s = ml_block_sum(s, sm);
-    if (threadIdx.x == 0)
-        out[0] = div != 0.0 ? (float)(s / div) : 0.0f;
-}
-
 static unsigned row_loss_blocks(int64_t rows)
 {
     int64_t b = (rows + WARPS - 1) / WARPS;
@@ -80,7 +68,7 @@ ml_status ml_cuda_nll_logsoftmax(const ml_kernel_args *a)
     } else {
         blocks = 0;
     }
-    k_loss_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, (double)rows);
+    k_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, 1.0, (double)rows);
     ML_CUDA_LAUNCHED();
     return ML_OK;
 }
@@ -162,7 +150,7 @@ ml_status ml_cuda_misclass(const ml_kernel_args *a)
                                                         (const int32_t *)ml_tensor_data(&a->in[1]), rows, K);
         ML_CUDA_LAUNCHED();
     }
-    k_loss_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, (double)rows);
+    k_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, 1.0, (double)rows);
     ML_CUDA_LAUNCHED();
     return ML_OK;
 }
@@ -211,7 +199,7 @@ static ml_status elem_loss(const ml_kernel_args *a, int kind)
             k_elem_loss<1><<<blocks, ML_CUDA_THREADS, 0, st>>>(parts, x, y, n);
         ML_CUDA_LAUNCHED();
     }
-    k_loss_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, (double)B);
+    k_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, 1.0, (double)B);
     ML_CUDA_LAUNCHED();
     return ML_OK;
 }

@@ -263,7 +263,7 @@ __global__ void k_total_partials(double *__restrict__ parts, const float *__rest
         parts[blockIdx.x] = t;
 }
 
-/* out[0] = (float)(sum of parts * mul / div). */
+/* Also the losses' last pass (cuda_impl.h). */
 __global__ void k_finish(float *out, const double *__restrict__ parts, int n_parts, double mul, double div)
 {
     __shared__ double sm[32];
