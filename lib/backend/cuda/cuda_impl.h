@@ -366,6 +366,9 @@ __device__ __forceinline__ ml_row_exp ml_row_max_sumexp(const float *__restrict_
  * (cuda_reduce.cu). */
 __global__ void k_finish(float *out, const double *__restrict__ parts, int n_parts, double mul, double div);
 
+/* o[i] = x[i] * c, plus d unless d is 0 (cuda_elementwise.cu). */
+__global__ void k_affine(float *__restrict__ o, const float *__restrict__ x, int64_t n, float c, float d);
+
 /* ---- Kernels (one per op; each file's header comment says how) ---- */
 
 /* cuda_backend.cu */

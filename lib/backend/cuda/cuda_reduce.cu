@@ -275,12 +275,6 @@ __global__ void k_finish(float *out, const double *__restrict__ parts, int n_par
         out[0] = div != 0.0 ? (float)(s * mul / div) : 0.0f;
 }
 
-__global__ void k_scale_copy(float *__restrict__ o, const float *__restrict__ x, int64_t n, float scale)
-{
-    ML_GRID_STRIDE(i, n)
-    o[i] = x[i] * scale;
-}
-
 /* Sums x (shape[nd]) over the axes flagged in `reduced` into out (the kept axes
  * in order), times scale.  Merging as cpu_reduce.c's reduce_sum does. */
 static ml_status reduce_sum(const ml_kernel_args *a, const float *x, int nd, const int64_t *shape,
@@ -299,7 +293,7 @@ static ml_status reduce_sum(const ml_kernel_args *a, const float *x, int nd, con
         return ML_OK;
     }
     if (k == 0 || (k == 1 && !r[0])) { /* nothing summed */
-        k_scale_copy<<<ml_cuda_blocks(total), ML_CUDA_THREADS, 0, st>>>(out, x, total, scale);
+        k_affine<<<ml_cuda_blocks(total), ML_CUDA_THREADS, 0, st>>>(out, x, total, scale, 0.0f);
         ML_CUDA_LAUNCHED();
         return ML_OK;
     }
