@@ -223,12 +223,12 @@ static const ml_device_memory cuda_memory = {"cuda",           cuda_alloc,      
 
 /* ---- Matrix product ---- */
 
-/* x[i] = x[i] * scale + y[i] * weight, grid-stride. */
+/* x[i] = x[i] * scale + y[i] * weight. */
 __global__ void k_scale_add(float *__restrict__ x, const float *__restrict__ y, float scale, float weight,
                             int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        x[i] = x[i] * scale + (y ? y[i] * weight : 0.0f);
+    ML_GRID_STRIDE(i, n)
+    x[i] = x[i] * scale + (y ? y[i] * weight : 0.0f);
 }
 
 static ml_status scale_add(float *x, const float *y, float scale, float weight, int64_t n)
