@@ -82,29 +82,45 @@ size_t ml_cuda_conv_workspace_bytes(const ml_kernel_args *a)
     return conv_chunk_bytes(&g, a->op, nb > 0 ? nb : 1);
 }
 
-/* The chunk size and workspace pointers for this call. */
-static ml_status conv_work(const ml_kernel_args *a, const conv_geom *g, int64_t *nb, float **col, float **G)
-{
-    size_t have = a->workspace ? a->workspace_bytes : 0;
-    *nb = conv_chunk(g, a->op, have);
-    if (*nb == 0)
-        return ml_error(ML_EINVAL, "%s: workspace of %zu bytes too small (%zu needed)", ml_op_name(a->op),
-                        have, conv_chunk_bytes(g, a->op, 1));
-    uintptr_t p = ((uintptr_t)a->workspace + CONV_ALIGN - 1) & ~(uintptr_t)(CONV_ALIGN - 1);
-    *col = (float *)p;
-    *G = (float *)(p + conv_col_bytes(g, a->op, *nb));
-    return ML_OK;
-}
-
 struct conv_args {
     int C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, K, P;
 };
 
-static conv_args conv_args_of(const conv_geom *g)
+/* What every convolution driver starts from. */
+struct conv_call {
+    conv_geom g;
+    conv_args ca;        /* g in int, for the kernels */
+    int64_t CHW, OP, KP; /* floats of one image of x, of y, of its column matrix */
+    int64_t nb;          /* images per chunk (0 for an empty batch) */
+    float *col, *G;      /* workspace: column matrix, gathered gradient */
+    cudaStream_t st;
+};
+
+static const float one = 1.0f, zero = 0.0f; /* cuBLAS's alpha and beta */
+
+/* The checked geometry, and for a batch that is not empty the chunk size and
+ * the workspace pointers for this call. */
+static ml_status conv_begin(const ml_kernel_args *a, conv_call *c)
 {
-    conv_args c = {(int)g->C, (int)g->H, (int)g->W, (int)g->KH, (int)g->KW, (int)g->OH, (int)g->OW,
-                   (int)g->sh, (int)g->sw, (int)g->ph, (int)g->pw, (int)g->K, (int)g->P};
-    return c;
+    const conv_geom *g = &c->g;
+    ML_TRY(conv_geom_init(a, &c->g));
+    c->ca = {(int)g->C,  (int)g->H,  (int)g->W,  (int)g->KH, (int)g->KW, (int)g->OH, (int)g->OW,
+             (int)g->sh, (int)g->sw, (int)g->ph, (int)g->pw, (int)g->K,  (int)g->P};
+    c->CHW = g->C * g->H * g->W, c->OP = g->O * g->P, c->KP = g->K * g->P;
+    c->st = ml_cuda_stream();
+    c->nb = 0;
+    c->col = c->G = NULL;
+    if (g->B == 0)
+        return ML_OK;
+    size_t have = a->workspace ? a->workspace_bytes : 0;
+    c->nb = conv_chunk(g, a->op, have);
+    if (c->nb == 0)
+        return ml_error(ML_EINVAL, "%s: workspace of %zu bytes too small (%zu needed)", ml_op_name(a->op),
+                        have, conv_chunk_bytes(g, a->op, 1));
+    uintptr_t p = ((uintptr_t)a->workspace + CONV_ALIGN - 1) & ~(uintptr_t)(CONV_ALIGN - 1);
+    c->col = (float *)p;
+    c->G = (float *)(p + conv_col_bytes(g, a->op, c->nb));
+    return ML_OK;
 }
 
 /* col[b*sb + k*sk + p] = x[b, c, oh*sh - ph + kh, ow*sw - pw + kw] (0 in the padding),
@@ -181,59 +197,45 @@ __global__ void k_gather_g(float *__restrict__ G, const float *__restrict__ gy, 
 
 ml_status ml_cuda_conv2d(const ml_kernel_args *a)
 {
-    conv_geom g;
-    ML_TRY(conv_geom_init(a, &g));
-    if (g.B == 0)
-        return ML_OK;
-    int64_t nb;
-    float *col, *G;
-    ML_TRY(conv_work(a, &g, &nb, &col, &G));
+    conv_call cv;
+    ML_TRY(conv_begin(a, &cv));
+    const conv_geom &g = cv.g;
     const float *x = ml_cuda_f32(&a->in[0]), *w = ml_cuda_f32(&a->in[1]);
     float *y = ml_cuda_f32(&a->out);
-    cudaStream_t st = ml_cuda_stream();
-    conv_args ca = conv_args_of(&g);
-    const int64_t CHW = g.C * g.H * g.W, OP = g.O * g.P, KP = g.K * g.P;
-    const float one = 1.0f, zero = 0.0f;
-    for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
-        int n = (int)(g.B - b0 < nb ? g.B - b0 : nb);
-        const float *c = x + b0 * CHW;
+    for (int64_t b0 = 0; b0 < g.B; b0 += cv.nb) {
+        int n = (int)(g.B - b0 < cv.nb ? g.B - b0 : cv.nb);
+        const float *c = x + b0 * cv.CHW;
         if (!g.identity) {
-            k_im2col<<<ml_cuda_blocks((int64_t)n * KP), ML_CUDA_THREADS, 0, st>>>(col, c, n, ca, KP, g.P);
+            unsigned blocks = ml_cuda_blocks((int64_t)n * cv.KP);
+            k_im2col<<<blocks, ML_CUDA_THREADS, 0, cv.st>>>(cv.col, c, n, cv.ca, cv.KP, g.P);
             ML_CUDA_LAUNCHED();
-            c = col;
+            c = cv.col;
         }
         /* Column-major: y_b^T[P, O] = col_b^T[P, K] W^T[K, O]. */
         ML_CUBLAS_CHECK(cublasSgemmStridedBatched(ml_cuda_cublas(), CUBLAS_OP_N, CUBLAS_OP_N, (int)g.P, (int)g.O,
-                                                  (int)g.K, &one, c, (int)g.P, KP, w, (int)g.K, 0, &zero,
-                                                  y + b0 * OP, (int)g.P, OP, n));
+                                                  (int)g.K, &one, c, (int)g.P, cv.KP, w, (int)g.K, 0, &zero,
+                                                  y + b0 * cv.OP, (int)g.P, cv.OP, n));
     }
     return ML_OK;
 }
 
 ml_status ml_cuda_conv2d_back_input(const ml_kernel_args *a)
 {
-    conv_geom g;
-    ML_TRY(conv_geom_init(a, &g));
-    if (g.B == 0)
-        return ML_OK;
-    int64_t nb;
-    float *col, *G;
-    ML_TRY(conv_work(a, &g, &nb, &col, &G));
+    conv_call cv;
+    ML_TRY(conv_begin(a, &cv));
+    const conv_geom &g = cv.g;
     const float *gy = ml_cuda_f32(&a->in[0]), *w = ml_cuda_f32(&a->in[1]);
     float *dx = ml_cuda_f32(&a->out);
-    cudaStream_t st = ml_cuda_stream();
-    conv_args ca = conv_args_of(&g);
-    const int64_t CHW = g.C * g.H * g.W, OP = g.O * g.P, KP = g.K * g.P;
-    const float one = 1.0f, zero = 0.0f;
-    for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
-        int n = (int)(g.B - b0 < nb ? g.B - b0 : nb);
-        float *c = g.identity ? dx + b0 * CHW : col;
+    for (int64_t b0 = 0; b0 < g.B; b0 += cv.nb) {
+        int n = (int)(g.B - b0 < cv.nb ? g.B - b0 : cv.nb);
+        float *c = g.identity ? dx + b0 * cv.CHW : cv.col;
         /* Column-major: col_b^T[P, K] = g_b^T[P, O] W[O, K]. */
         ML_CUBLAS_CHECK(cublasSgemmStridedBatched(ml_cuda_cublas(), CUBLAS_OP_N, CUBLAS_OP_T, (int)g.P, (int)g.K,
-                                                  (int)g.O, &one, gy + b0 * OP, (int)g.P, OP, w, (int)g.K, 0,
-                                                  &zero, c, (int)g.P, KP, n));
+                                                  (int)g.O, &one, gy + b0 * cv.OP, (int)g.P, cv.OP, w, (int)g.K, 0,
+                                                  &zero, c, (int)g.P, cv.KP, n));
         if (!g.identity) {
-            k_col2im<<<ml_cuda_blocks((int64_t)n * CHW), ML_CUDA_THREADS, 0, st>>>(dx + b0 * CHW, col, n, ca);
+            unsigned blocks = ml_cuda_blocks((int64_t)n * cv.CHW);
+            k_col2im<<<blocks, ML_CUDA_THREADS, 0, cv.st>>>(dx + b0 * cv.CHW, cv.col, n, cv.ca);
             ML_CUDA_LAUNCHED();
         }
     }
@@ -242,35 +244,29 @@ ml_status ml_cuda_conv2d_back_input(const ml_kernel_args *a)
 
 ml_status ml_cuda_conv2d_back_weight(const ml_kernel_args *a)
 {
-    conv_geom g;
-    ML_TRY(conv_geom_init(a, &g));
+    conv_call cv;
+    ML_TRY(conv_begin(a, &cv));
+    const conv_geom &g = cv.g;
     float *dw = ml_cuda_f32(&a->out);
-    cudaStream_t st = ml_cuda_stream();
     if (g.B == 0) {
-        ML_CUDA_CHECK(cudaMemsetAsync(dw, 0, (size_t)(g.O * g.K) * sizeof(float), st));
+        ML_CUDA_CHECK(cudaMemsetAsync(dw, 0, (size_t)(g.O * g.K) * sizeof(float), cv.st));
         return ML_OK;
     }
-    int64_t nb;
-    float *col, *G;
-    ML_TRY(conv_work(a, &g, &nb, &col, &G));
     const float *x = ml_cuda_f32(&a->in[0]), *gy = ml_cuda_f32(&a->in[1]);
-    conv_args ca = conv_args_of(&g);
-    const int64_t CHW = g.C * g.H * g.W, OP = g.O * g.P;
-    const float one = 1.0f, zero = 0.0f;
-    for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
-        int n = (int)(g.B - b0 < nb ? g.B - b0 : nb);
+    for (int64_t b0 = 0; b0 < g.B; b0 += cv.nb) {
+        int n = (int)(g.B - b0 < cv.nb ? g.B - b0 : cv.nb);
         int64_t N = (int64_t)n * g.P;
-        const float *Gm = gy + b0 * OP, *c = x + b0 * CHW;
+        const float *Gm = gy + b0 * cv.OP, *c = x + b0 * cv.CHW;
         if (n > 1) {
-            k_gather_g<<<ml_cuda_blocks(N * g.O), ML_CUDA_THREADS, 0, st>>>(G, Gm, n, (int)g.O, (int)g.P);
+            k_gather_g<<<ml_cuda_blocks(N * g.O), ML_CUDA_THREADS, 0, cv.st>>>(cv.G, Gm, n, (int)g.O, (int)g.P);
             ML_CUDA_LAUNCHED();
-            Gm = G;
+            Gm = cv.G;
         }
         if (!g.identity || n > 1) {
             /* The wide layout col[K, n*P]: entry (b, k, p) at k*N + b*P + p. */
-            k_im2col<<<ml_cuda_blocks(N * g.K), ML_CUDA_THREADS, 0, st>>>(col, x + b0 * CHW, n, ca, g.P, N);
+            k_im2col<<<ml_cuda_blocks(N * g.K), ML_CUDA_THREADS, 0, cv.st>>>(cv.col, c, n, cv.ca, g.P, N);
             ML_CUDA_LAUNCHED();
-            c = col;
+            c = cv.col;
         }
         /* Row-major dW[O, K] = G[O, N] col[K, N]^T, by the matmul trick. */
         const float *beta = b0 == 0 ? &zero : &one;
