@@ -108,13 +108,18 @@ __global__ void k_softmax_back(float *__restrict__ o, const float *__restrict__ 
                       : __fmul_rn(yr[j], __fsub_rn(gr[j], s));
 }
 
-#define LAUNCH_ROWS(KERNEL, rows, cols, ...)                                                    \
-    do {                                                                                        \
-        if (rows_use_block(cols))                                                               \
-            KERNEL<true><<<row_blocks(rows, true), ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(__VA_ARGS__); \
-        else                                                                                    \
-            KERNEL<false><<<row_blocks(rows, false), ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(__VA_ARGS__); \
-        ML_CUDA_LAUNCHED();                                                                     \
+/* KERNEL<true, T...> with a block per row when `block`, else KERNEL<false, T...>
+ * with a warp per row, called with ARGS (in parentheses); T: the kernel's other
+ * template arguments, if any. */
+#define ROW_ARGS(...) __VA_ARGS__
+#define LAUNCH_ROWS(KERNEL, block, rows, ARGS, ...)                                                      \
+    do {                                                                                                 \
+        cudaStream_t launch_st_ = ml_cuda_stream();                                                      \
+        if (block)                                                                                       \
+            KERNEL<true, ##__VA_ARGS__><<<row_blocks(rows, true), ML_CUDA_THREADS, 0, launch_st_>>>(ROW_ARGS ARGS); \
+        else                                                                                             \
+            KERNEL<false, ##__VA_ARGS__><<<row_blocks(rows, false), ML_CUDA_THREADS, 0, launch_st_>>>(ROW_ARGS ARGS); \
+        ML_CUDA_LAUNCHED();                                                                              \
     } while (0)
 
 ml_status ml_cuda_softmax(const ml_kernel_args *a)
@@ -124,7 +129,7 @@ ml_status ml_cuda_softmax(const ml_kernel_args *a)
         return ml_cuda_shape_error(a, "input and output shapes differ");
     if (rows * cols == 0)
         return ML_OK;
-    LAUNCH_ROWS(k_softmax, rows, cols, ml_cuda_f32(&a->out), ml_cuda_f32(&a->in[0]), rows, cols);
+    LAUNCH_ROWS(k_softmax, rows_use_block(cols), rows, (ml_cuda_f32(&a->out), ml_cuda_f32(&a->in[0]), rows, cols));
     return ML_OK;
 }
 
@@ -135,7 +140,7 @@ ml_status ml_cuda_log_softmax(const ml_kernel_args *a)
         return ml_cuda_shape_error(a, "input and output shapes differ");
     if (rows * cols == 0)
         return ML_OK;
-    LAUNCH_ROWS(k_log_softmax, rows, cols, ml_cuda_f32(&a->out), ml_cuda_f32(&a->in[0]), rows, cols);
+    LAUNCH_ROWS(k_log_softmax, rows_use_block(cols), rows, (ml_cuda_f32(&a->out), ml_cuda_f32(&a->in[0]), rows, cols));
     return ML_OK;
 }
 
@@ -149,18 +154,10 @@ static ml_status softmax_back_common(const ml_kernel_args *a, int log)
         return ML_OK;
     float *o = ml_cuda_f32(&a->out);
     const float *g = ml_cuda_f32(&a->in[0]), *y = ml_cuda_f32(&a->in[1]);
-    bool block = rows_use_block(cols);
-    unsigned grid = row_blocks(rows, block);
-    cudaStream_t s = ml_cuda_stream();
-    if (block && log)
-        k_softmax_back<true, 1><<<grid, ML_CUDA_THREADS, 0, s>>>(o, g, y, rows, cols);
-    else if (block)
-        k_softmax_back<true, 0><<<grid, ML_CUDA_THREADS, 0, s>>>(o, g, y, rows, cols);
-    else if (log)
-        k_softmax_back<false, 1><<<grid, ML_CUDA_THREADS, 0, s>>>(o, g, y, rows, cols);
+    if (log)
+        LAUNCH_ROWS(k_softmax_back, rows_use_block(cols), rows, (o, g, y, rows, cols), 1);
     else
-        k_softmax_back<false, 0><<<grid, ML_CUDA_THREADS, 0, s>>>(o, g, y, rows, cols);
-    ML_CUDA_LAUNCHED();
+        LAUNCH_ROWS(k_softmax_back, rows_use_block(cols), rows, (o, g, y, rows, cols), 0);
     return ML_OK;
 }
 
@@ -310,12 +307,7 @@ static ml_status reduce_sum(const ml_kernel_args *a, const float *x, int nd, con
     }
     if (k == 2 && !r[0]) { /* rows */
         int64_t rows = n[0], cols = n[1];
-        bool block = rows_use_block(cols);
-        if (block)
-            k_row_sum<true><<<row_blocks(rows, true), ML_CUDA_THREADS, 0, st>>>(out, x, rows, cols, scale);
-        else
-            k_row_sum<false><<<row_blocks(rows, false), ML_CUDA_THREADS, 0, st>>>(out, x, rows, cols, scale);
-        ML_CUDA_LAUNCHED();
+        LAUNCH_ROWS(k_row_sum, rows_use_block(cols), rows, (out, x, rows, cols, scale));
         return ML_OK;
     }
     /* [A,] R, K summed over R, when K fills the 32 lanes or R is short (else the
@@ -348,12 +340,7 @@ static ml_status reduce_sum(const ml_kernel_args *a, const float *x, int nd, con
             p.out_n *= n[i];
         }
     }
-    bool block = p.red_n > 4096;
-    if (block)
-        k_general_sum<true><<<row_blocks(p.out_n, true), ML_CUDA_THREADS, 0, st>>>(out, x, p, scale);
-    else
-        k_general_sum<false><<<row_blocks(p.out_n, false), ML_CUDA_THREADS, 0, st>>>(out, x, p, scale);
-    ML_CUDA_LAUNCHED();
+    LAUNCH_ROWS(k_general_sum, p.red_n > 4096, p.out_n, (out, x, p, scale));
     return ML_OK;
 }
 
@@ -510,10 +497,7 @@ ml_status ml_cuda_max(const ml_kernel_args *a)
     const float *x = ml_cuda_f32(in);
     cudaStream_t st = ml_cuda_stream();
     if (inner == 1) {
-        if (rows_use_block(len))
-            k_row_argmax<true, true><<<row_blocks(outer, true), ML_CUDA_THREADS, 0, st>>>(o, arg, x, outer, len);
-        else
-            k_row_argmax<false, true><<<row_blocks(outer, false), ML_CUDA_THREADS, 0, st>>>(o, arg, x, outer, len);
+        LAUNCH_ROWS(k_row_argmax, rows_use_block(len), outer, (o, arg, x, outer, len), true);
     } else {
         for (int64_t i0 = 0; i0 < outer; i0 += 65535) {
             dim3 grid((unsigned)((inner + 31) / 32), (unsigned)(outer - i0 < 65535 ? outer - i0 : 65535));
@@ -568,11 +552,6 @@ ml_status ml_cuda_argmax(const ml_kernel_args *a)
         return ML_OK;
     int32_t *o = (int32_t *)ml_tensor_data(&a->out);
     const float *x = ml_cuda_f32(&a->in[0]);
-    cudaStream_t st = ml_cuda_stream();
-    if (rows_use_block(cols))
-        k_row_argmax<true, false><<<row_blocks(rows, true), ML_CUDA_THREADS, 0, st>>>(NULL, o, x, rows, cols);
-    else
-        k_row_argmax<false, false><<<row_blocks(rows, false), ML_CUDA_THREADS, 0, st>>>(NULL, o, x, rows, cols);
-    ML_CUDA_LAUNCHED();
+    LAUNCH_ROWS(k_row_argmax, rows_use_block(cols), rows, (NULL, o, x, rows, cols), false);
     return ML_OK;
 }
