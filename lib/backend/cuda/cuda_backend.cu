@@ -273,7 +273,7 @@ ml_status ml_cuda_matmul(const ml_kernel_args *a)
 }
 
 /* The gradient's GEMM accumulates straight into the velocity (beta = momentum). */
-ml_status ml_cuda_momentum_matmul_step(const ml_kernel_args *a)
+static ml_status ml_cuda_momentum_matmul_step(const ml_kernel_args *a)
 {
     if (a->n_in != 6)
         return ml_cuda_shape_error(a, "needs param, velocity, A, B, lr and momentum");

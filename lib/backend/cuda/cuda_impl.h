@@ -386,6 +386,7 @@ ml_status ml_cuda_dropout(const ml_kernel_args *a);
 ml_status ml_cuda_dropout_back(const ml_kernel_args *a);
 ml_status ml_cuda_momentum_step(const ml_kernel_args *a);
 ml_status ml_cuda_max_norm(const ml_kernel_args *a);
+ml_status ml_cuda_nonfinite_watch(const ml_kernel_args *a);
 ml_status ml_cuda_fill(float *p, int64_t n, float v);
 
 /* cuda_reduce.cu */
@@ -406,7 +407,6 @@ ml_status ml_cuda_concat(const ml_kernel_args *a);
 ml_status ml_cuda_slice(const ml_kernel_args *a);
 ml_status ml_cuda_copy(const ml_kernel_args *a);
 ml_status ml_cuda_gather_rows(const ml_kernel_args *a);
-ml_status ml_cuda_nonfinite_watch(const ml_kernel_args *a);
 
 /* cuda_loss.cu */
 ml_status ml_cuda_nll_logsoftmax(const ml_kernel_args *a);

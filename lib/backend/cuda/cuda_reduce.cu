@@ -506,7 +506,6 @@ ml_status ml_cuda_max(const ml_kernel_args *a)
             ML_CUDA_LAUNCHED();
         }
     }
-    ML_CUDA_LAUNCHED();
     return ML_OK;
 }
 
