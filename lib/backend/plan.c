@@ -1,6 +1,22 @@
 #include "backend/plan.h"
 
 #include <stdio.h>
+#include <string.h>
+
+ml_status ml_plan_shape_error(const char *backend, const ml_kernel_args *a, const char *why)
+{
+    char o[96], i0[96], i1[96];
+    ml_shape_format(a->out.ndim, a->out.shape, o, sizeof o);
+    if (a->n_in > 0)
+        ml_shape_format(a->in[0].ndim, a->in[0].shape, i0, sizeof i0);
+    else
+        strcpy(i0, "-");
+    if (a->n_in > 1)
+        ml_shape_format(a->in[1].ndim, a->in[1].shape, i1, sizeof i1);
+    else
+        strcpy(i1, "-");
+    return ml_error(ML_ESHAPE, "%s %s: %s (out %s, in %s, %s)", backend, ml_op_name(a->op), why, o, i0, i1);
+}
 
 int ml_bcast_plan_make(const ml_tensor *o, const ml_tensor *x, const ml_tensor *y, ml_bcast_plan *p)
 {
@@ -100,6 +116,102 @@ ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g)
     return ML_OK;
 }
 
+const char *ml_transpose_plan_make(const ml_kernel_args *a, ml_transpose_plan *p)
+{
+    const ml_tensor *in = &a->in[0], *out = &a->out;
+    int nd = out->ndim;
+    if (a->n_in < 1 || in->ndim != nd || in->dtype != out->dtype)
+        return "input and output ranks differ";
+    int seen[ML_MAX_DIMS] = {0};
+    for (int i = 0; i < nd; i++) {
+        int d = a->p.ip[i];
+        if (d < 0 || d >= nd || seen[d] || out->shape[i] != in->shape[d])
+            return "not a permutation of the input's axes";
+        seen[d] = 1;
+    }
+    int64_t in_stride[ML_MAX_DIMS], s = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        in_stride[d] = s;
+        s *= in->shape[d];
+    }
+    memset(p, 0, sizeof *p);
+    int k = 0;
+    for (int i = 0; i < nd; i++) {
+        int64_t len = out->shape[i], stride = in_stride[a->p.ip[i]];
+        if (len == 1)
+            continue;
+        if (k > 0 && p->st[k - 1] == stride * len) {
+            p->n[k - 1] *= len;
+            p->st[k - 1] = stride;
+            continue;
+        }
+        p->n[k] = len;
+        p->st[k] = stride;
+        k++;
+    }
+    p->k = k;
+    return NULL;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+ml_status ml_pool_plan_make(const ml_kernel_args *a, int int32_planes, ml_pool_plan *p)
+{
+    const ml_tensor *x, *y;
+    if (a->op == ML_OP_POOL_BACK) {
+        if (a->n_in < 2)
+            return ml_error(ML_EINVAL, "pool_back: inputs g and x are needed");
+        y = &a->in[0], x = &a->in[1];
+        if (!ml_shape_equal(a->out.ndim, a->out.shape, x->ndim, x->shape)) {
+            char so[96], sx[96];
+            return ml_error(ML_ESHAPE, "pool_back: output %s is not the pool's input shape %s",
+                            ml_plan_shape(&a->out, so, sizeof so), ml_plan_shape(x, sx, sizeof sx));
+        }
+    } else {
+        if (a->n_in < 1)
+            return ml_error(ML_EINVAL, "pool: an input is needed");
+        x = &a->in[0], y = &a->out;
+    }
+    const int *ip = a->p.ip;
+    if (ip[0] != ML_POOL_MAX && ip[0] != ML_POOL_MEAN)
+        return ml_error(ML_EINVAL, "%s: unknown pooling kind %d", ml_op_name(a->op), ip[0]);
+    if (ip[1] < 1 || ip[2] < 1 || ip[3] < 1 || ip[4] < 1 || (ip[5] != 0 && ip[5] != 1))
+        return ml_error(ML_EINVAL, "%s: pool %dx%d stride %dx%d keep_partial %d out of range",
+                        ml_op_name(a->op), ip[1], ip[2], ip[3], ip[4], ip[5]);
+    if (x->ndim != 4 || y->ndim != 4 || x->dtype != ML_F32 || y->dtype != ML_F32)
+        return ml_error(ML_ESHAPE, "%s: 4-D float32 tensors needed", ml_op_name(a->op));
+    p->kind = ip[0], p->kh = ip[1], p->kw = ip[2], p->sh = ip[3], p->sw = ip[4];
+    p->planes = x->shape[0] * x->shape[1];
+    p->H = x->shape[2], p->W = x->shape[3];
+    p->OH = y->shape[2], p->OW = y->shape[3];
+    int64_t oh, ow;
+    if (ip[5]) { /* ceil((H - size) / stride) + 1 */
+        oh = -floor_div(-(p->H - p->kh), p->sh) + 1;
+        ow = -floor_div(-(p->W - p->kw), p->sw) + 1;
+    } else {
+        oh = floor_div(p->H - p->kh, p->sh) + 1;
+        ow = floor_div(p->W - p->kw, p->sw) + 1;
+    }
+    if (y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1] || p->OH != oh || p->OW != ow ||
+        oh < 1 || ow < 1 || p->H < 1 || p->W < 1) {
+        char sx[96], sy[96];
+        return ml_error(ML_ESHAPE, "%s: input %s and output %s do not fit pool %dx%d stride %dx%d%s",
+                        ml_op_name(a->op), ml_plan_shape(x, sx, sizeof sx),
+                        ml_plan_shape(y, sy, sizeof sy), ip[1], ip[2], ip[3], ip[4],
+                        ip[5] ? " (partial windows kept)" : "");
+    }
+    if (int32_planes && p->H * p->W > INT32_MAX)
+        return ml_error(ML_ESHAPE, "%s: planes of more than 2^31 pixels", ml_op_name(a->op));
+    if (p->kind == ML_POOL_MAX && !a->aux)
+        return ml_error(ML_EINVAL, "%s: max pooling needs its argmax state (aux)",
+                        ml_op_name(a->op));
+    return ML_OK;
+}
+
 ml_status ml_gather_plan_make(const ml_kernel_args *a, int64_t *rows, int64_t *row_words)
 {
     const ml_tensor *x = &a->in[0], *index = &a->in[1], *out = &a->out;
@@ -173,6 +285,28 @@ const char *ml_sum_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS], float
         count = in->shape[axis];
     }
     *scale = a->op == ML_OP_MEAN ? (float)(1.0 / (double)count) : 1.0f;
+    return NULL;
+}
+
+const char *ml_sum_to_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS])
+{
+    if (a->n_in < 1)
+        return "needs an input";
+    const ml_tensor *in = &a->in[0], *out = &a->out;
+    if (out->ndim > in->ndim)
+        return "output has more dimensions than the input";
+    for (int i = 0; i < ML_MAX_DIMS; i++)
+        reduced[i] = 0;
+    int lead = in->ndim - out->ndim;
+    for (int i = 0; i < in->ndim; i++) {
+        int64_t od = i >= lead ? out->shape[i - lead] : 1;
+        if (od == in->shape[i])
+            reduced[i] = 0;
+        else if (od == 1)
+            reduced[i] = 1;
+        else
+            return "output is not a broadcast source of the input";
+    }
     return NULL;
 }
 

@@ -11,6 +11,10 @@ static inline const char *ml_plan_shape(const ml_tensor *t, char *buf, size_t si
     return ml_shape_format(t->ndim, t->shape, buf, size);
 }
 
+/* ML_ESHAPE "<backend> <op>: <why> (out [..], in [..], [..])", naming the op
+ * and its output's and first two inputs' shapes. */
+ml_status ml_plan_shape_error(const char *backend, const ml_kernel_args *a, const char *why);
+
 /* An axis counted from the end when negative, checked: the axis, or -1. */
 static inline int ml_plan_axis(int axis, int ndim)
 {
@@ -31,6 +35,36 @@ static inline void ml_plan_split(const ml_tensor *t, int axis, int64_t *outer, i
     *outer = o;
     *len = t->shape[axis];
     *inner = n;
+}
+
+/* A tensor as rows of its last axis: 0, or -1 for a 0-d tensor. */
+static inline int ml_plan_rows_cols(const ml_tensor *t, int64_t *rows, int64_t *cols)
+{
+    if (t->ndim < 1)
+        return -1;
+    *cols = t->shape[t->ndim - 1];
+    *rows = *cols ? ml_tensor_numel(t) / *cols : 0;
+    return 0;
+}
+
+static inline int ml_plan_same_shape(const ml_tensor *x, const ml_tensor *y)
+{
+    return ml_shape_equal(x->ndim, x->shape, y->ndim, y->shape);
+}
+
+/* A loss's batch: the first dimension (1 for a 0-d tensor). */
+static inline int64_t ml_plan_batch(const ml_tensor *t)
+{
+    return t->ndim ? t->shape[0] : 1;
+}
+
+/* Logits in[0] [B, K] (any leading shape: rows of the last axis) and int32
+ * labels in[1] [B]: 0, or -1 when they do not fit. */
+static inline int ml_plan_logits_labels(const ml_kernel_args *a, int64_t *rows, int64_t *cols)
+{
+    if (a->n_in < 2 || ml_plan_rows_cols(&a->in[0], rows, cols) || a->in[1].dtype != ML_I32)
+        return -1;
+    return ml_tensor_numel(&a->in[1]) == *rows ? 0 : -1;
 }
 
 /* A broadcast as a loop nest: out's dimensions of size 1 dropped, adjacent
@@ -66,6 +100,30 @@ typedef struct {
  * ML_EINVAL naming the shapes) and fills the plan. */
 ml_status ml_conv_plan_make(const ml_kernel_args *a, ml_conv_plan *g);
 
+/* The geometry of POOL (x = in[0], y = out) or POOL_BACK (y's gradient in[0],
+ * x = in[1], out of x's shape): B*C planes of H x W pooled to OH x OW. */
+typedef struct {
+    int64_t planes;
+    int64_t H, W, OH, OW; /* input and output planes */
+    int kind, kh, kw, sh, sw;
+} ml_pool_plan;
+
+/* Checks the op's inputs, kind, window, shapes and argmax state against each
+ * other (ML_EINVAL or ML_ESHAPE naming them; with int32_planes, planes of more
+ * than 2^31 pixels too, for a backend indexing them with int) and fills the plan. */
+ml_status ml_pool_plan_make(const ml_kernel_args *a, int int32_planes, ml_pool_plan *p);
+
+/* TRANSPOSE as a gather: out's axes with dimensions of 1 dropped and axes
+ * consecutive in the input merged, k of them, n[i] long with input strides st[i]
+ * (elements; zero past k). */
+typedef struct {
+    int k;
+    int64_t n[ML_MAX_DIMS], st[ML_MAX_DIMS];
+} ml_transpose_plan;
+
+/* NULL when the op's permutation ip[] takes its input to its output, else why not. */
+const char *ml_transpose_plan_make(const ml_kernel_args *a, ml_transpose_plan *p);
+
 /* C = op(A) op(B) for 2-D row-major operands, op a transpose when ta / tb:
  * *M, *N, *K of the product; NULL when the shapes fit, else why not. */
 const char *ml_gemm_plan(const ml_tensor *A, const ml_tensor *B, const ml_tensor *C, int ta, int tb, int64_t *M,
@@ -77,6 +135,10 @@ int ml_plan_same_numel(const ml_kernel_args *a, int n_in);
 /* SUM and MEAN: the axes reduced (reduced[i] = 1) and the factor of the result
  * (1/count for MEAN); NULL when the output fits, else why not. */
 const char *ml_sum_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS], float *scale);
+
+/* SUM_TO: the input's axes summed to give the output, a broadcast source of it
+ * (reduced[i] = 1); NULL when the output is one, else why not. */
+const char *ml_sum_to_plan(const ml_kernel_args *a, int reduced[ML_MAX_DIMS]);
 
 /* A sum over the axes flagged in reduced, with dimensions of 1 dropped and
  * neighbours of a kind merged: k runs of n[i] elements, r[i] whether run i is

@@ -6,21 +6,6 @@
 #include "backend/cpu/cpu_conv.h"
 #include "backend/cpu/cpu_kernels.h"
 
-ml_status ml_cpu_shape_error(const ml_kernel_args *a, const char *why)
-{
-    char o[96], i0[96], i1[96];
-    ml_shape_format(a->out.ndim, a->out.shape, o, sizeof o);
-    if (a->n_in > 0)
-        ml_shape_format(a->in[0].ndim, a->in[0].shape, i0, sizeof i0);
-    else
-        strcpy(i0, "-");
-    if (a->n_in > 1)
-        ml_shape_format(a->in[1].ndim, a->in[1].shape, i1, sizeof i1);
-    else
-        strcpy(i1, "-");
-    return ml_error(ML_ESHAPE, "cpu %s: %s (out %s, in %s, %s)", ml_op_name(a->op), why, o, i0, i1);
-}
-
 /* C = alpha op(A) op(B) + beta C for 2-D row-major A, B and C; transposes by
  * BLAS flags, so the leading dimensions are those of the stored matrices. */
 static ml_status gemm_into(const ml_kernel_args *a, const ml_tensor *A, const ml_tensor *B, const ml_tensor *Ct,

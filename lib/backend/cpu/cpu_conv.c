@@ -437,54 +437,7 @@ ml_status ml_cpu_conv2d_back_weight(const ml_kernel_args *a)
 /* ------------------------------------------------------------------------- */
 /* Pooling                                                                   */
 
-typedef struct {
-    int64_t planes;      /* B*C */
-    int64_t H, W, OH, OW;
-    int kind, kh, kw, sh, sw;
-} pool_geom;
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static ml_status pool_geom_init(const ml_kernel_args *a, const ml_tensor *x, const ml_tensor *y,
-                                pool_geom *p)
-{
-    const int *ip = a->p.ip;
-    if (ip[0] != ML_POOL_MAX && ip[0] != ML_POOL_MEAN)
-        return ml_error(ML_EINVAL, "%s: unknown pooling kind %d", ml_op_name(a->op), ip[0]);
-    if (ip[1] < 1 || ip[2] < 1 || ip[3] < 1 || ip[4] < 1 || (ip[5] != 0 && ip[5] != 1))
-        return ml_error(ML_EINVAL, "%s: pool %dx%d stride %dx%d keep_partial %d out of range",
-                        ml_op_name(a->op), ip[1], ip[2], ip[3], ip[4], ip[5]);
-    if (x->ndim != 4 || y->ndim != 4 || x->dtype != ML_F32 || y->dtype != ML_F32)
-        return ml_error(ML_ESHAPE, "%s: 4-D float32 tensors needed", ml_op_name(a->op));
-    p->kind = ip[0], p->kh = ip[1], p->kw = ip[2], p->sh = ip[3], p->sw = ip[4];
-    p->planes = x->shape[0] * x->shape[1];
-    p->H = x->shape[2], p->W = x->shape[3];
-    p->OH = y->shape[2], p->OW = y->shape[3];
-    int64_t oh, ow;
-    if (ip[5]) { /* ceil((H - size) / stride) + 1 */
-        oh = -floor_div(-(p->H - p->kh), p->sh) + 1;
-        ow = -floor_div(-(p->W - p->kw), p->sw) + 1;
-    } else {
-        oh = floor_div(p->H - p->kh, p->sh) + 1;
-        ow = floor_div(p->W - p->kw, p->sw) + 1;
-    }
-    if (y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1] || p->OH != oh || p->OW != ow ||
-        oh < 1 || ow < 1 || p->H < 1 || p->W < 1) {
-        char sx[96], sy[96];
-        return ml_error(ML_ESHAPE, "%s: input %s and output %s do not fit pool %dx%d stride %dx%d%s",
-                        ml_op_name(a->op), ml_plan_shape(x, sx, sizeof sx),
-                        ml_plan_shape(y, sy, sizeof sy), ip[1], ip[2], ip[3], ip[4],
-                        ip[5] ? " (partial windows kept)" : "");
-    }
-    if (p->kind == ML_POOL_MAX && !a->aux)
-        return ml_error(ML_EINVAL, "%s: max pooling needs its argmax state (aux)",
-                        ml_op_name(a->op));
-    return ML_OK;
-}
+typedef ml_pool_plan pool_geom;
 
 /* Max over one clipped window (rows h0..h1, columns w0..w1 of plane xs); -1 if empty. */
 static inline float pool_max_window(const float *xs, int64_t W, int64_t h0, int64_t h1,
@@ -652,10 +605,8 @@ static void pool_mean_forward(const pool_geom *p, const float *x, float *y)
 
 ml_status ml_cpu_pool(const ml_kernel_args *a)
 {
-    if (a->n_in < 1)
-        return ml_error(ML_EINVAL, "pool: an input is needed");
     pool_geom p;
-    ML_TRY(pool_geom_init(a, &a->in[0], &a->out, &p));
+    ML_TRY(ml_pool_plan_make(a, 0, &p));
     const float *x = ml_tensor_f32(&a->in[0]);
     float *y = ml_tensor_f32(&a->out);
     if (p.kind == ML_POOL_MAX)
@@ -815,17 +766,9 @@ static void pool_mean_backward(const pool_geom *p, const float *gy, float *dx)
 
 ml_status ml_cpu_pool_back(const ml_kernel_args *a)
 {
-    if (a->n_in < 2)
-        return ml_error(ML_EINVAL, "pool_back: inputs g and x are needed");
-    const ml_tensor *g = &a->in[0], *x = &a->in[1];
-    if (!ml_shape_equal(a->out.ndim, a->out.shape, x->ndim, x->shape)) {
-        char so[96], sx[96];
-        return ml_error(ML_ESHAPE, "pool_back: output %s is not the pool's input shape %s",
-                        ml_plan_shape(&a->out, so, sizeof so), ml_plan_shape(x, sx, sizeof sx));
-    }
     pool_geom p;
-    ML_TRY(pool_geom_init(a, x, g, &p));
-    const float *gy = ml_tensor_f32(g);
+    ML_TRY(ml_pool_plan_make(a, 0, &p));
+    const float *gy = ml_tensor_f32(&a->in[0]);
     float *dx = ml_tensor_f32(&a->out);
     if (p.kind == ML_POOL_MAX)
         return pool_max_backward(&p, gy, (const int32_t *)a->aux, dx);

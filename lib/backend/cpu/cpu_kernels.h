@@ -65,6 +65,9 @@ ml_status ml_cpu_nonfinite_watch(const ml_kernel_args *a);
 double ml_cpu_sum_f32(const float *x, int64_t n);
 
 /* ML_ESHAPE naming the op and its output and first inputs' shapes. */
-ml_status ml_cpu_shape_error(const ml_kernel_args *a, const char *why);
+static inline ml_status ml_cpu_shape_error(const ml_kernel_args *a, const char *why)
+{
+    return ml_plan_shape_error("cpu", a, why);
+}
 
 #endif

@@ -10,45 +10,17 @@ typedef uint32_t word;
 
 ml_status ml_cpu_transpose(const ml_kernel_args *a)
 {
-    const ml_tensor *in = &a->in[0], *out = &a->out;
-    int nd = out->ndim;
-    if (a->n_in < 1 || in->ndim != nd || in->dtype != out->dtype)
-        return ml_cpu_shape_error(a, "input and output ranks differ");
-    int seen[ML_MAX_DIMS] = {0};
-    for (int i = 0; i < nd; i++) {
-        int d = a->p.ip[i];
-        if (d < 0 || d >= nd || seen[d] || out->shape[i] != in->shape[d])
-            return ml_cpu_shape_error(a, "not a permutation of the input's axes");
-        seen[d] = 1;
-    }
-    word *o = ml_tensor_data(out);
-    const word *x = ml_tensor_data(in);
-    int64_t total = ml_tensor_numel(out);
+    ml_transpose_plan plan;
+    const char *why = ml_transpose_plan_make(a, &plan);
+    if (why)
+        return ml_cpu_shape_error(a, why);
+    word *o = ml_tensor_data(&a->out);
+    const word *x = ml_tensor_data(&a->in[0]);
+    int64_t total = ml_tensor_numel(&a->out);
     if (total == 0)
         return ML_OK;
-
-    /* Input strides along out's axes; dimensions of 1 dropped, and out axes that
-     * are consecutive in the input merged. */
-    int64_t in_stride[ML_MAX_DIMS], s = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        in_stride[d] = s;
-        s *= in->shape[d];
-    }
-    int64_t n[ML_MAX_DIMS], st[ML_MAX_DIMS];
-    int k = 0;
-    for (int i = 0; i < nd; i++) {
-        int64_t len = out->shape[i], stride = in_stride[a->p.ip[i]];
-        if (len == 1)
-            continue;
-        if (k > 0 && st[k - 1] == stride * len) {
-            n[k - 1] *= len;
-            st[k - 1] = stride;
-            continue;
-        }
-        n[k] = len;
-        st[k] = stride;
-        k++;
-    }
+    const int64_t *n = plan.n, *st = plan.st;
+    int k = plan.k;
     if (k <= 1) {
         if (o != x)
             memmove(o, x, (size_t)total * sizeof *o);

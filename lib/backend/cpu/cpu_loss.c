@@ -11,27 +11,10 @@
 
 #define LOSS_CHUNK 1024
 
-/* The batch: the first dimension (1 for a 0-d tensor). */
-static int64_t batch_of(const ml_tensor *t)
-{
-    return t->ndim ? t->shape[0] : 1;
-}
-
-/* logits [B, K] (any leading shape: rows of the last axis), labels int32 [B]. */
-static int logits_labels(const ml_kernel_args *a, const ml_tensor *logits, int64_t *rows,
-                         int64_t *cols)
-{
-    if (a->n_in < 2 || logits->ndim < 1 || a->in[1].dtype != ML_I32)
-        return -1;
-    *cols = logits->shape[logits->ndim - 1];
-    *rows = *cols ? ml_tensor_numel(logits) / *cols : 0;
-    return ml_tensor_numel(&a->in[1]) == *rows ? 0 : -1;
-}
-
 ml_status ml_cpu_nll_logsoftmax(const ml_kernel_args *a)
 {
     int64_t rows, K;
-    if (logits_labels(a, &a->in[0], &rows, &K) || ml_tensor_numel(&a->out) != 1)
+    if (ml_plan_logits_labels(a, &rows, &K) || ml_tensor_numel(&a->out) != 1)
         return ml_cpu_shape_error(a, "needs logits [B, K], labels [B] and a scalar output");
     if (!a->aux && rows * K > 0)
         return ml_error(ML_EINVAL, "cpu nll_logsoftmax: no aux buffer for the probabilities");
@@ -99,7 +82,7 @@ ml_status ml_cpu_bce_logits(const ml_kernel_args *a)
         ml_tensor_numel(&a->out) != 1)
         return ml_cpu_shape_error(a, "needs logits and targets of one shape, a scalar output");
     const float *z = ml_tensor_f32(&a->in[0]), *t = ml_tensor_f32(&a->in[1]);
-    int64_t n = ml_tensor_numel(&a->in[0]), B = batch_of(&a->in[0]);
+    int64_t n = ml_tensor_numel(&a->in[0]), B = ml_plan_batch(&a->in[0]);
     double total = 0.0;
     for (int64_t c = 0; c < n; c += LOSS_CHUNK) {
         int64_t m = n - c < LOSS_CHUNK ? n - c : LOSS_CHUNK;
@@ -124,7 +107,7 @@ ml_status ml_cpu_bce_logits_back(const ml_kernel_args *a)
     if (a->n_in < 3 || ml_tensor_numel(&a->in[0]) != 1 || ml_tensor_numel(&a->in[1]) != n ||
         ml_tensor_numel(&a->in[2]) != n)
         return ml_cpu_shape_error(a, "needs g (scalar), z and t of the output's size");
-    int64_t B = batch_of(&a->in[1]);
+    int64_t B = ml_plan_batch(&a->in[1]);
     const float c = B ? ml_tensor_f32(&a->in[0])[0] / (float)B : 0.0f;
     const float *restrict z = ml_tensor_f32(&a->in[1]), *restrict t = ml_tensor_f32(&a->in[2]);
     float *restrict o = ml_tensor_f32(&a->out);
@@ -139,7 +122,7 @@ ml_status ml_cpu_squared_error(const ml_kernel_args *a)
         ml_tensor_numel(&a->out) != 1)
         return ml_cpu_shape_error(a, "needs two operands of one shape and a scalar output");
     const float *x = ml_tensor_f32(&a->in[0]), *y = ml_tensor_f32(&a->in[1]);
-    int64_t n = ml_tensor_numel(&a->in[0]), B = batch_of(&a->in[0]);
+    int64_t n = ml_tensor_numel(&a->in[0]), B = ml_plan_batch(&a->in[0]);
     double total = 0.0;
     for (int64_t c = 0; c < n; c += LOSS_CHUNK) {
         int64_t m = n - c < LOSS_CHUNK ? n - c : LOSS_CHUNK;
@@ -168,7 +151,7 @@ ml_status ml_cpu_squared_error_back(const ml_kernel_args *a)
     if (a->n_in < 3 || ml_tensor_numel(&a->in[0]) != 1 || ml_tensor_numel(&a->in[1]) != n ||
         ml_tensor_numel(&a->in[2]) != n)
         return ml_cpu_shape_error(a, "needs g (scalar), a and b of the output's size");
-    int64_t B = batch_of(&a->in[1]);
+    int64_t B = ml_plan_batch(&a->in[1]);
     const float c = B ? 2.0f * ml_tensor_f32(&a->in[0])[0] / (float)B : 0.0f;
     const float *restrict x = ml_tensor_f32(&a->in[1]), *restrict y = ml_tensor_f32(&a->in[2]);
     float *restrict o = ml_tensor_f32(&a->out);
@@ -180,7 +163,7 @@ ml_status ml_cpu_squared_error_back(const ml_kernel_args *a)
 ml_status ml_cpu_misclass(const ml_kernel_args *a)
 {
     int64_t rows, K;
-    if (logits_labels(a, &a->in[0], &rows, &K) || ml_tensor_numel(&a->out) != 1)
+    if (ml_plan_logits_labels(a, &rows, &K) || ml_tensor_numel(&a->out) != 1)
         return ml_cpu_shape_error(a, "needs scores [B, K], labels [B] and a scalar output");
     const float *x = ml_tensor_f32(&a->in[0]);
     const int32_t *label = ml_tensor_i32(&a->in[1]);

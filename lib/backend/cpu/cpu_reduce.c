@@ -86,25 +86,10 @@ static double row_sum_exp(const float *restrict x, int64_t n, float m)
     return s;
 }
 
-/* Rows and columns of a tensor over its last axis. */
-static int rows_cols(const ml_tensor *t, int64_t *rows, int64_t *cols)
-{
-    if (t->ndim < 1)
-        return -1;
-    *cols = t->shape[t->ndim - 1];
-    *rows = *cols ? ml_tensor_numel(t) / *cols : 0;
-    return 0;
-}
-
-static int same_shape(const ml_tensor *x, const ml_tensor *y)
-{
-    return ml_shape_equal(x->ndim, x->shape, y->ndim, y->shape);
-}
-
 ml_status ml_cpu_softmax(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 1 || !same_shape(&a->out, &a->in[0]) || rows_cols(&a->out, &rows, &cols))
+    if (a->n_in < 1 || !ml_plan_same_shape(&a->out, &a->in[0]) || ml_plan_rows_cols(&a->out, &rows, &cols))
         return ml_cpu_shape_error(a, "input and output shapes differ");
     float *o = ml_tensor_f32(&a->out);
     const float *x = ml_tensor_f32(&a->in[0]);
@@ -124,7 +109,7 @@ ml_status ml_cpu_softmax(const ml_kernel_args *a)
 ml_status ml_cpu_log_softmax(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 1 || !same_shape(&a->out, &a->in[0]) || rows_cols(&a->out, &rows, &cols))
+    if (a->n_in < 1 || !ml_plan_same_shape(&a->out, &a->in[0]) || ml_plan_rows_cols(&a->out, &rows, &cols))
         return ml_cpu_shape_error(a, "input and output shapes differ");
     float *o = ml_tensor_f32(&a->out);
     const float *x = ml_tensor_f32(&a->in[0]);
@@ -142,8 +127,8 @@ ml_status ml_cpu_log_softmax(const ml_kernel_args *a)
 ml_status ml_cpu_softmax_back(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 2 || !same_shape(&a->out, &a->in[0]) || !same_shape(&a->out, &a->in[1]) ||
-        rows_cols(&a->out, &rows, &cols))
+    if (a->n_in < 2 || !ml_plan_same_shape(&a->out, &a->in[0]) || !ml_plan_same_shape(&a->out, &a->in[1]) ||
+        ml_plan_rows_cols(&a->out, &rows, &cols))
         return ml_cpu_shape_error(a, "g, y and output shapes differ");
     float *o = ml_tensor_f32(&a->out);
     const float *g = ml_tensor_f32(&a->in[0]), *y = ml_tensor_f32(&a->in[1]);
@@ -160,8 +145,8 @@ ml_status ml_cpu_softmax_back(const ml_kernel_args *a)
 ml_status ml_cpu_log_softmax_back(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 2 || !same_shape(&a->out, &a->in[0]) || !same_shape(&a->out, &a->in[1]) ||
-        rows_cols(&a->out, &rows, &cols))
+    if (a->n_in < 2 || !ml_plan_same_shape(&a->out, &a->in[0]) || !ml_plan_same_shape(&a->out, &a->in[1]) ||
+        ml_plan_rows_cols(&a->out, &rows, &cols))
         return ml_cpu_shape_error(a, "g, y and output shapes differ");
     float *o = ml_tensor_f32(&a->out);
     const float *g = ml_tensor_f32(&a->in[0]), *y = ml_tensor_f32(&a->in[1]);
@@ -284,22 +269,11 @@ ml_status ml_cpu_sum(const ml_kernel_args *a)
 
 ml_status ml_cpu_sum_to(const ml_kernel_args *a)
 {
-    if (a->n_in < 1)
-        return ml_cpu_shape_error(a, "needs an input");
+    int reduced[ML_MAX_DIMS];
+    const char *why = ml_sum_to_plan(a, reduced);
+    if (why)
+        return ml_cpu_shape_error(a, why);
     const ml_tensor *in = &a->in[0], *out = &a->out;
-    if (out->ndim > in->ndim)
-        return ml_cpu_shape_error(a, "output has more dimensions than the input");
-    int reduced[ML_MAX_DIMS] = {0};
-    int lead = in->ndim - out->ndim;
-    for (int i = 0; i < in->ndim; i++) {
-        int64_t od = i >= lead ? out->shape[i - lead] : 1;
-        if (od == in->shape[i])
-            reduced[i] = 0;
-        else if (od == 1)
-            reduced[i] = 1;
-        else
-            return ml_cpu_shape_error(a, "output is not a broadcast source of the input");
-    }
     reduce_sum(ml_tensor_f32(in), in->ndim, in->shape, reduced, ml_tensor_f32(out), 1.0f);
     return ML_OK;
 }
@@ -427,7 +401,7 @@ ml_status ml_cpu_max_back(const ml_kernel_args *a)
 ml_status ml_cpu_argmax(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 1 || rows_cols(&a->in[0], &rows, &cols) ||
+    if (a->n_in < 1 || ml_plan_rows_cols(&a->in[0], &rows, &cols) ||
         !ml_plan_shape_minus_axis(&a->in[0], a->in[0].ndim - 1, &a->out))
         return ml_cpu_shape_error(a, "output is not the input less its last axis");
     if (cols == 0 && ml_tensor_numel(&a->out) > 0)

@@ -43,21 +43,6 @@ extern "C" uint64_t ml_cuda_alloc_count(void)
     return g_alloc_count;
 }
 
-ml_status ml_cuda_shape_error(const ml_kernel_args *a, const char *why)
-{
-    char o[96], i0[96], i1[96];
-    ml_shape_format(a->out.ndim, a->out.shape, o, sizeof o);
-    if (a->n_in > 0)
-        ml_shape_format(a->in[0].ndim, a->in[0].shape, i0, sizeof i0);
-    else
-        strcpy(i0, "-");
-    if (a->n_in > 1)
-        ml_shape_format(a->in[1].ndim, a->in[1].shape, i1, sizeof i1);
-    else
-        strcpy(i1, "-");
-    return ml_error(ML_ESHAPE, "cuda %s: %s (out %s, in %s, %s)", ml_op_name(a->op), why, o, i0, i1);
-}
-
 /* ---- Device memory ---- */
 
 static void *cuda_alloc(size_t bytes)
@@ -233,12 +218,12 @@ static const ml_device_memory cuda_memory = {"cuda",           cuda_alloc,      
 
 /* ---- Matrix product ---- */
 
-/* x[i] = x[i] * scale + y[i] * weight, grid-stride. */
+/* x[i] = x[i] * scale + y[i] * weight. */
 __global__ void k_scale_add(float *__restrict__ x, const float *__restrict__ y, float scale, float weight,
                             int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        x[i] = x[i] * scale + (y ? y[i] * weight : 0.0f);
+    ML_GRID_STRIDE(i, n)
+    x[i] = x[i] * scale + (y ? y[i] * weight : 0.0f);
 }
 
 static ml_status scale_add(float *x, const float *y, float scale, float weight, int64_t n)
@@ -283,7 +268,7 @@ ml_status ml_cuda_matmul(const ml_kernel_args *a)
 }
 
 /* The gradient's GEMM accumulates straight into the velocity (beta = momentum). */
-ml_status ml_cuda_momentum_matmul_step(const ml_kernel_args *a)
+static ml_status ml_cuda_momentum_matmul_step(const ml_kernel_args *a)
 {
     if (a->n_in != 6)
         return ml_cuda_shape_error(a, "needs param, velocity, A, B, lr and momentum");

@@ -82,29 +82,45 @@ size_t ml_cuda_conv_workspace_bytes(const ml_kernel_args *a)
     return conv_chunk_bytes(&g, a->op, nb > 0 ? nb : 1);
 }
 
-/* The chunk size and workspace pointers for this call. */
-static ml_status conv_work(const ml_kernel_args *a, const conv_geom *g, int64_t *nb, float **col, float **G)
-{
-    size_t have = a->workspace ? a->workspace_bytes : 0;
-    *nb = conv_chunk(g, a->op, have);
-    if (*nb == 0)
-        return ml_error(ML_EINVAL, "%s: workspace of %zu bytes too small (%zu needed)", ml_op_name(a->op),
-                        have, conv_chunk_bytes(g, a->op, 1));
-    uintptr_t p = ((uintptr_t)a->workspace + CONV_ALIGN - 1) & ~(uintptr_t)(CONV_ALIGN - 1);
-    *col = (float *)p;
-    *G = (float *)(p + conv_col_bytes(g, a->op, *nb));
-    return ML_OK;
-}
-
 struct conv_args {
     int C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, K, P;
 };
 
-static conv_args conv_args_of(const conv_geom *g)
+/* What every convolution driver starts from. */
+struct conv_call {
+    conv_geom g;
+    conv_args ca;        /* g in int, for the kernels */
+    int64_t CHW, OP, KP; /* floats of one image of x, of y, of its column matrix */
+    int64_t nb;          /* images per chunk (0 for an empty batch) */
+    float *col, *G;      /* workspace: column matrix, gathered gradient */
+    cudaStream_t st;
+};
+
+static const float one = 1.0f, zero = 0.0f; /* cuBLAS's alpha and beta */
+
+/* The checked geometry, and for a batch that is not empty the chunk size and
+ * the workspace pointers for this call. */
+static ml_status conv_begin(const ml_kernel_args *a, conv_call *c)
 {
-    conv_args c = {(int)g->C, (int)g->H, (int)g->W, (int)g->KH, (int)g->KW, (int)g->OH, (int)g->OW,
-                   (int)g->sh, (int)g->sw, (int)g->ph, (int)g->pw, (int)g->K, (int)g->P};
-    return c;
+    const conv_geom *g = &c->g;
+    ML_TRY(conv_geom_init(a, &c->g));
+    c->ca = {(int)g->C,  (int)g->H,  (int)g->W,  (int)g->KH, (int)g->KW, (int)g->OH, (int)g->OW,
+             (int)g->sh, (int)g->sw, (int)g->ph, (int)g->pw, (int)g->K,  (int)g->P};
+    c->CHW = g->C * g->H * g->W, c->OP = g->O * g->P, c->KP = g->K * g->P;
+    c->st = ml_cuda_stream();
+    c->nb = 0;
+    c->col = c->G = NULL;
+    if (g->B == 0)
+        return ML_OK;
+    size_t have = a->workspace ? a->workspace_bytes : 0;
+    c->nb = conv_chunk(g, a->op, have);
+    if (c->nb == 0)
+        return ml_error(ML_EINVAL, "%s: workspace of %zu bytes too small (%zu needed)", ml_op_name(a->op),
+                        have, conv_chunk_bytes(g, a->op, 1));
+    uintptr_t p = ((uintptr_t)a->workspace + CONV_ALIGN - 1) & ~(uintptr_t)(CONV_ALIGN - 1);
+    c->col = (float *)p;
+    c->G = (float *)(p + conv_col_bytes(g, a->op, c->nb));
+    return ML_OK;
 }
 
 /* col[b*sb + k*sk + p] = x[b, c, oh*sh - ph + kh, ow*sw - pw + kw] (0 in the padding),
@@ -181,59 +197,45 @@ __global__ void k_gather_g(float *__restrict__ G, const float *__restrict__ gy, 
 
 ml_status ml_cuda_conv2d(const ml_kernel_args *a)
 {
-    conv_geom g;
-    ML_TRY(conv_geom_init(a, &g));
-    if (g.B == 0)
-        return ML_OK;
-    int64_t nb;
-    float *col, *G;
-    ML_TRY(conv_work(a, &g, &nb, &col, &G));
+    conv_call cv;
+    ML_TRY(conv_begin(a, &cv));
+    const conv_geom &g = cv.g;
     const float *x = ml_cuda_f32(&a->in[0]), *w = ml_cuda_f32(&a->in[1]);
     float *y = ml_cuda_f32(&a->out);
-    cudaStream_t st = ml_cuda_stream();
-    conv_args ca = conv_args_of(&g);
-    const int64_t CHW = g.C * g.H * g.W, OP = g.O * g.P, KP = g.K * g.P;
-    const float one = 1.0f, zero = 0.0f;
-    for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
-        int n = (int)(g.B - b0 < nb ? g.B - b0 : nb);
-        const float *c = x + b0 * CHW;
+    for (int64_t b0 = 0; b0 < g.B; b0 += cv.nb) {
+        int n = (int)(g.B - b0 < cv.nb ? g.B - b0 : cv.nb);
+        const float *c = x + b0 * cv.CHW;
         if (!g.identity) {
-            k_im2col<<<ml_cuda_blocks((int64_t)n * KP), ML_CUDA_THREADS, 0, st>>>(col, c, n, ca, KP, g.P);
+            unsigned blocks = ml_cuda_blocks((int64_t)n * cv.KP);
+            k_im2col<<<blocks, ML_CUDA_THREADS, 0, cv.st>>>(cv.col, c, n, cv.ca, cv.KP, g.P);
             ML_CUDA_LAUNCHED();
-            c = col;
+            c = cv.col;
         }
         /* Column-major: y_b^T[P, O] = col_b^T[P, K] W^T[K, O]. */
         ML_CUBLAS_CHECK(cublasSgemmStridedBatched(ml_cuda_cublas(), CUBLAS_OP_N, CUBLAS_OP_N, (int)g.P, (int)g.O,
-                                                  (int)g.K, &one, c, (int)g.P, KP, w, (int)g.K, 0, &zero,
-                                                  y + b0 * OP, (int)g.P, OP, n));
+                                                  (int)g.K, &one, c, (int)g.P, cv.KP, w, (int)g.K, 0, &zero,
+                                                  y + b0 * cv.OP, (int)g.P, cv.OP, n));
     }
     return ML_OK;
 }
 
 ml_status ml_cuda_conv2d_back_input(const ml_kernel_args *a)
 {
-    conv_geom g;
-    ML_TRY(conv_geom_init(a, &g));
-    if (g.B == 0)
-        return ML_OK;
-    int64_t nb;
-    float *col, *G;
-    ML_TRY(conv_work(a, &g, &nb, &col, &G));
+    conv_call cv;
+    ML_TRY(conv_begin(a, &cv));
+    const conv_geom &g = cv.g;
     const float *gy = ml_cuda_f32(&a->in[0]), *w = ml_cuda_f32(&a->in[1]);
     float *dx = ml_cuda_f32(&a->out);
-    cudaStream_t st = ml_cuda_stream();
-    conv_args ca = conv_args_of(&g);
-    const int64_t CHW = g.C * g.H * g.W, OP = g.O * g.P, KP = g.K * g.P;
-    const float one = 1.0f, zero = 0.0f;
-    for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
-        int n = (int)(g.B - b0 < nb ? g.B - b0 : nb);
-        float *c = g.identity ? dx + b0 * CHW : col;
+    for (int64_t b0 = 0; b0 < g.B; b0 += cv.nb) {
+        int n = (int)(g.B - b0 < cv.nb ? g.B - b0 : cv.nb);
+        float *c = g.identity ? dx + b0 * cv.CHW : cv.col;
         /* Column-major: col_b^T[P, K] = g_b^T[P, O] W[O, K]. */
         ML_CUBLAS_CHECK(cublasSgemmStridedBatched(ml_cuda_cublas(), CUBLAS_OP_N, CUBLAS_OP_T, (int)g.P, (int)g.K,
-                                                  (int)g.O, &one, gy + b0 * OP, (int)g.P, OP, w, (int)g.K, 0,
-                                                  &zero, c, (int)g.P, KP, n));
+                                                  (int)g.O, &one, gy + b0 * cv.OP, (int)g.P, cv.OP, w, (int)g.K, 0,
+                                                  &zero, c, (int)g.P, cv.KP, n));
         if (!g.identity) {
-            k_col2im<<<ml_cuda_blocks((int64_t)n * CHW), ML_CUDA_THREADS, 0, st>>>(dx + b0 * CHW, col, n, ca);
+            unsigned blocks = ml_cuda_blocks((int64_t)n * cv.CHW);
+            k_col2im<<<blocks, ML_CUDA_THREADS, 0, cv.st>>>(dx + b0 * cv.CHW, cv.col, n, cv.ca);
             ML_CUDA_LAUNCHED();
         }
     }
@@ -242,35 +244,29 @@ ml_status ml_cuda_conv2d_back_input(const ml_kernel_args *a)
 
 ml_status ml_cuda_conv2d_back_weight(const ml_kernel_args *a)
 {
-    conv_geom g;
-    ML_TRY(conv_geom_init(a, &g));
+    conv_call cv;
+    ML_TRY(conv_begin(a, &cv));
+    const conv_geom &g = cv.g;
     float *dw = ml_cuda_f32(&a->out);
-    cudaStream_t st = ml_cuda_stream();
     if (g.B == 0) {
-        ML_CUDA_CHECK(cudaMemsetAsync(dw, 0, (size_t)(g.O * g.K) * sizeof(float), st));
+        ML_CUDA_CHECK(cudaMemsetAsync(dw, 0, (size_t)(g.O * g.K) * sizeof(float), cv.st));
         return ML_OK;
     }
-    int64_t nb;
-    float *col, *G;
-    ML_TRY(conv_work(a, &g, &nb, &col, &G));
     const float *x = ml_cuda_f32(&a->in[0]), *gy = ml_cuda_f32(&a->in[1]);
-    conv_args ca = conv_args_of(&g);
-    const int64_t CHW = g.C * g.H * g.W, OP = g.O * g.P;
-    const float one = 1.0f, zero = 0.0f;
-    for (int64_t b0 = 0; b0 < g.B; b0 += nb) {
-        int n = (int)(g.B - b0 < nb ? g.B - b0 : nb);
+    for (int64_t b0 = 0; b0 < g.B; b0 += cv.nb) {
+        int n = (int)(g.B - b0 < cv.nb ? g.B - b0 : cv.nb);
         int64_t N = (int64_t)n * g.P;
-        const float *Gm = gy + b0 * OP, *c = x + b0 * CHW;
+        const float *Gm = gy + b0 * cv.OP, *c = x + b0 * cv.CHW;
         if (n > 1) {
-            k_gather_g<<<ml_cuda_blocks(N * g.O), ML_CUDA_THREADS, 0, st>>>(G, Gm, n, (int)g.O, (int)g.P);
+            k_gather_g<<<ml_cuda_blocks(N * g.O), ML_CUDA_THREADS, 0, cv.st>>>(cv.G, Gm, n, (int)g.O, (int)g.P);
             ML_CUDA_LAUNCHED();
-            Gm = G;
+            Gm = cv.G;
         }
         if (!g.identity || n > 1) {
             /* The wide layout col[K, n*P]: entry (b, k, p) at k*N + b*P + p. */
-            k_im2col<<<ml_cuda_blocks(N * g.K), ML_CUDA_THREADS, 0, st>>>(col, x + b0 * CHW, n, ca, g.P, N);
+            k_im2col<<<ml_cuda_blocks(N * g.K), ML_CUDA_THREADS, 0, cv.st>>>(cv.col, c, n, cv.ca, g.P, N);
             ML_CUDA_LAUNCHED();
-            c = col;
+            c = cv.col;
         }
         /* Row-major dW[O, K] = G[O, N] col[K, N]^T, by the matmul trick. */
         const float *beta = b0 == 0 ? &zero : &one;
@@ -282,52 +278,20 @@ ml_status ml_cuda_conv2d_back_weight(const ml_kernel_args *a)
 
 /* ---- Pooling ---- */
 
+/* ml_pool_plan with int sizes, as the kernels index planes. */
 typedef struct {
     int64_t planes;
     int H, W, OH, OW;
     int kind, kh, kw, sh, sw;
 } pool_geom;
 
-static int64_t floor_div(int64_t a, int64_t b)
+static ml_status pool_geom_init(const ml_kernel_args *a, pool_geom *p)
 {
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* cpu_conv.c's pool_geom_init, with the same checks and messages. */
-static ml_status pool_geom_init(const ml_kernel_args *a, const ml_tensor *x, const ml_tensor *y, pool_geom *p)
-{
-    const int *ip = a->p.ip;
-    if (ip[0] != ML_POOL_MAX && ip[0] != ML_POOL_MEAN)
-        return ml_error(ML_EINVAL, "%s: unknown pooling kind %d", ml_op_name(a->op), ip[0]);
-    if (ip[1] < 1 || ip[2] < 1 || ip[3] < 1 || ip[4] < 1 || (ip[5] != 0 && ip[5] != 1))
-        return ml_error(ML_EINVAL, "%s: pool %dx%d stride %dx%d keep_partial %d out of range",
-                        ml_op_name(a->op), ip[1], ip[2], ip[3], ip[4], ip[5]);
-    if (x->ndim != 4 || y->ndim != 4 || x->dtype != ML_F32 || y->dtype != ML_F32)
-        return ml_error(ML_ESHAPE, "%s: 4-D float32 tensors needed", ml_op_name(a->op));
-    p->kind = ip[0], p->kh = ip[1], p->kw = ip[2], p->sh = ip[3], p->sw = ip[4];
-    p->planes = x->shape[0] * x->shape[1];
-    int64_t H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
-    int64_t oh, ow;
-    if (ip[5]) {
-        oh = -floor_div(-(H - p->kh), p->sh) + 1;
-        ow = -floor_div(-(W - p->kw), p->sw) + 1;
-    } else {
-        oh = floor_div(H - p->kh, p->sh) + 1;
-        ow = floor_div(W - p->kw, p->sw) + 1;
-    }
-    if (y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1] || OH != oh || OW != ow || oh < 1 ||
-        ow < 1 || H < 1 || W < 1) {
-        char sx[96], sy[96];
-        return ml_error(ML_ESHAPE, "%s: input %s and output %s do not fit pool %dx%d stride %dx%d%s",
-                        ml_op_name(a->op), ml_plan_shape(x, sx, sizeof sx), ml_plan_shape(y, sy, sizeof sy), ip[1],
-                        ip[2], ip[3], ip[4], ip[5] ? " (partial windows kept)" : "");
-    }
-    if (H * W > INT32_MAX)
-        return ml_error(ML_ESHAPE, "%s: planes of more than 2^31 pixels", ml_op_name(a->op));
-    p->H = (int)H, p->W = (int)W, p->OH = (int)OH, p->OW = (int)OW;
-    if (p->kind == ML_POOL_MAX && !a->aux)
-        return ml_error(ML_EINVAL, "%s: max pooling needs its argmax state (aux)", ml_op_name(a->op));
+    ml_pool_plan q;
+    ML_TRY(ml_pool_plan_make(a, 1, &q));
+    p->planes = q.planes;
+    p->H = (int)q.H, p->W = (int)q.W, p->OH = (int)q.OH, p->OW = (int)q.OW;
+    p->kind = q.kind, p->kh = q.kh, p->kw = q.kw, p->sh = q.sh, p->sw = q.sw;
     return ML_OK;
 }
 
@@ -405,10 +369,8 @@ __global__ void k_pool_back(float *__restrict__ dx, const float *__restrict__ gy
 
 ml_status ml_cuda_pool(const ml_kernel_args *a)
 {
-    if (a->n_in < 1)
-        return ml_error(ML_EINVAL, "pool: an input is needed");
     pool_geom p;
-    ML_TRY(pool_geom_init(a, &a->in[0], &a->out, &p));
+    ML_TRY(pool_geom_init(a, &p));
     int64_t total = p.planes * p.OH * p.OW;
     if (total == 0)
         return ML_OK;
@@ -425,21 +387,13 @@ ml_status ml_cuda_pool(const ml_kernel_args *a)
 
 ml_status ml_cuda_pool_back(const ml_kernel_args *a)
 {
-    if (a->n_in < 2)
-        return ml_error(ML_EINVAL, "pool_back: inputs g and x are needed");
-    const ml_tensor *g = &a->in[0], *x = &a->in[1];
-    if (!ml_shape_equal(a->out.ndim, a->out.shape, x->ndim, x->shape)) {
-        char so[96], sx[96];
-        return ml_error(ML_ESHAPE, "pool_back: output %s is not the pool's input shape %s",
-                        ml_plan_shape(&a->out, so, sizeof so), ml_plan_shape(x, sx, sizeof sx));
-    }
     pool_geom p;
-    ML_TRY(pool_geom_init(a, x, g, &p));
+    ML_TRY(pool_geom_init(a, &p));
     int64_t total = p.planes * p.H * p.W;
     if (total == 0)
         return ML_OK;
     float *dx = ml_cuda_f32(&a->out);
-    const float *gy = ml_cuda_f32(g);
+    const float *gy = ml_cuda_f32(&a->in[0]);
     unsigned blocks = ml_cuda_blocks(total);
     if (p.kind == ML_POOL_MAX)
         k_pool_back<ML_POOL_MAX><<<blocks, ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(dx, gy, (const int32_t *)a->aux, p);

@@ -66,7 +66,10 @@ cublasHandle_t ml_cuda_cublas(void);
 #define ML_CUDA_PARTIALS 1024
 double *ml_cuda_partials(const ml_kernel_args *a);
 
-ml_status ml_cuda_shape_error(const ml_kernel_args *a, const char *why);
+static inline ml_status ml_cuda_shape_error(const ml_kernel_args *a, const char *why)
+{
+    return ml_plan_shape_error("cuda", a, why);
+}
 
 /* ---- Launch geometry ---- */
 
@@ -328,6 +331,44 @@ __device__ __forceinline__ float ml_d_tanhf(float x)
     return ax < 0.625f ? p : t;
 }
 
+/* ---- Softmax's first passes (k_softmax, k_log_softmax, k_nll) ---- */
+
+struct ml_row_exp {
+    float m, s;
+};
+
+/* A row x[0, n)'s maximum m and the sum s of exp(x[j] - m), over a warp, or
+ * the block when BLOCK (sm: 32 floats); lane and step are the thread's place
+ * in the group and the group's size.  Each exp is also stored in e[j] when
+ * STORE. */
+template <bool BLOCK, bool STORE>
+__device__ __forceinline__ ml_row_exp ml_row_max_sumexp(const float *__restrict__ x, float *__restrict__ e,
+                                                        int64_t n, int lane, int step, float *sm)
+{
+    float m = -INFINITY;
+    for (int64_t j = lane; j < n; j += step)
+        m = fmaxf(m, x[j]);
+    m = BLOCK ? ml_block_max(m, sm) : ml_warp_max(m);
+    float s = 0.0f;
+    for (int64_t j = lane; j < n; j += step) {
+        float v = ml_d_expf(x[j] - m);
+        if (STORE)
+            e[j] = v;
+        s += v;
+    }
+    s = BLOCK ? ml_block_sum(s, sm) : ml_warp_sum(s);
+    return {m, s};
+}
+
+/* ---- Kernels launched from more than one file ---- */
+
+/* out[0] = (float)(sum of parts * mul / div), 0 when div is 0; one block
+ * (cuda_reduce.cu). */
+__global__ void k_finish(float *out, const double *__restrict__ parts, int n_parts, double mul, double div);
+
+/* o[i] = x[i] * c, plus d unless d is 0 (cuda_elementwise.cu). */
+__global__ void k_affine(float *__restrict__ o, const float *__restrict__ x, int64_t n, float c, float d);
+
 /* ---- Kernels (one per op; each file's header comment says how) ---- */
 
 /* cuda_backend.cu */
@@ -345,6 +386,7 @@ ml_status ml_cuda_dropout(const ml_kernel_args *a);
 ml_status ml_cuda_dropout_back(const ml_kernel_args *a);
 ml_status ml_cuda_momentum_step(const ml_kernel_args *a);
 ml_status ml_cuda_max_norm(const ml_kernel_args *a);
+ml_status ml_cuda_nonfinite_watch(const ml_kernel_args *a);
 ml_status ml_cuda_fill(float *p, int64_t n, float v);
 
 /* cuda_reduce.cu */
@@ -365,7 +407,6 @@ ml_status ml_cuda_concat(const ml_kernel_args *a);
 ml_status ml_cuda_slice(const ml_kernel_args *a);
 ml_status ml_cuda_copy(const ml_kernel_args *a);
 ml_status ml_cuda_gather_rows(const ml_kernel_args *a);
-ml_status ml_cuda_nonfinite_watch(const ml_kernel_args *a);
 
 /* cuda_loss.cu */
 ml_status ml_cuda_nll_logsoftmax(const ml_kernel_args *a);

@@ -1,7 +1,7 @@
 /* Copies with a new layout: transpose, concatenation, slices, reshapes.
  * Elements move as 32-bit words, so float32 and int32 alike.
  *
- * A transpose is planned as cpu_layout.c plans it (dimensions of 1 dropped,
+ * A transpose is planned in plan.c for both backends (dimensions of 1 dropped,
  * output axes consecutive in the input merged); a plain or batched 2-D swap
  * then goes through 32x32 shared-memory tiles (coalesced on both sides), any
  * other permutation through a gather with one thread per output element. */
@@ -34,13 +34,8 @@ __global__ void k_transpose_tiles(word *__restrict__ o, const word *__restrict__
     }
 }
 
-struct perm_plan {
-    int k;
-    int64_t n[ML_MAX_DIMS], st[ML_MAX_DIMS]; /* output dims, input strides */
-};
-
 __global__ void k_transpose_gather(word *__restrict__ o, const word *__restrict__ x, int64_t total,
-                                   perm_plan p)
+                                   ml_transpose_plan p)
 {
     ML_GRID_STRIDE(i, total)
     {
@@ -55,45 +50,17 @@ __global__ void k_transpose_gather(word *__restrict__ o, const word *__restrict_
 
 ml_status ml_cuda_transpose(const ml_kernel_args *a)
 {
-    const ml_tensor *in = &a->in[0], *out = &a->out;
-    int nd = out->ndim;
-    if (a->n_in < 1 || in->ndim != nd || in->dtype != out->dtype)
-        return ml_cuda_shape_error(a, "input and output ranks differ");
-    int seen[ML_MAX_DIMS] = {0};
-    for (int i = 0; i < nd; i++) {
-        int d = a->p.ip[i];
-        if (d < 0 || d >= nd || seen[d] || out->shape[i] != in->shape[d])
-            return ml_cuda_shape_error(a, "not a permutation of the input's axes");
-        seen[d] = 1;
-    }
-    word *o = (word *)ml_tensor_data(out);
-    const word *x = (const word *)ml_tensor_data(in);
-    int64_t total = ml_tensor_numel(out);
+    ml_transpose_plan p;
+    const char *why = ml_transpose_plan_make(a, &p);
+    if (why)
+        return ml_cuda_shape_error(a, why);
+    word *o = (word *)ml_tensor_data(&a->out);
+    const word *x = (const word *)ml_tensor_data(&a->in[0]);
+    int64_t total = ml_tensor_numel(&a->out);
     if (total == 0)
         return ML_OK;
     cudaStream_t st = ml_cuda_stream();
-    int64_t in_stride[ML_MAX_DIMS], s = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        in_stride[d] = s;
-        s *= in->shape[d];
-    }
-    perm_plan p;
-    memset(&p, 0, sizeof p);
-    int k = 0;
-    for (int i = 0; i < nd; i++) {
-        int64_t len = out->shape[i], stride = in_stride[a->p.ip[i]];
-        if (len == 1)
-            continue;
-        if (k > 0 && p.st[k - 1] == stride * len) {
-            p.n[k - 1] *= len;
-            p.st[k - 1] = stride;
-            continue;
-        }
-        p.n[k] = len;
-        p.st[k] = stride;
-        k++;
-    }
-    p.k = k;
+    int k = p.k;
     if (k <= 1) {
         if (o != x)
             ML_CUDA_CHECK(cudaMemcpyAsync(o, x, (size_t)total * sizeof(word), cudaMemcpyDeviceToDevice, st));

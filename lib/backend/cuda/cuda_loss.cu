@@ -14,32 +14,6 @@
 #define LOSS_BLOCKS_MAX ML_CUDA_PARTIALS
 #define WARPS (ML_CUDA_THREADS / 32)
 
-static int64_t batch_of(const ml_tensor *t)
-{
-    return t->ndim ? t->shape[0] : 1;
-}
-
-static int logits_labels(const ml_kernel_args *a, const ml_tensor *logits, int64_t *rows, int64_t *cols)
-{
-    if (a->n_in < 2 || logits->ndim < 1 || a->in[1].dtype != ML_I32)
-        return -1;
-    *cols = logits->shape[logits->ndim - 1];
-    *rows = *cols ? ml_tensor_numel(logits) / *cols : 0;
-    return ml_tensor_numel(&a->in[1]) == *rows ? 0 : -1;
-}
-
-/* out[0] = (float)(sum of parts / div), 0 when div is 0. */
-__global__ void k_loss_finish(float *out, const double *__restrict__ parts, int n_parts, double div)
-{
-    __shared__ double sm[32];
-    double s = 0.0;
-    for (int i = threadIdx.x; i < n_parts; i += blockDim.x)
-        s += parts[i];
-    s = ml_block_sum(s, sm);
-    if (threadIdx.x == 0)
-        out[0] = div != 0.0 ? (float)(s / div) : 0.0f;
-}
-
 static unsigned row_loss_blocks(int64_t rows)
 {
     int64_t b = (rows + WARPS - 1) / WARPS;
@@ -61,17 +35,8 @@ __global__ void k_nll(double *__restrict__ parts, float *__restrict__ prob, cons
     for (int64_t r = warp; r < rows; r += n_warps) {
         const float *xr = x + r * K;
         float *pr = prob + r * K;
-        float m = -INFINITY;
-        for (int64_t j = lane; j < K; j += 32)
-            m = fmaxf(m, xr[j]);
-        m = ml_warp_max(m);
-        float s = 0.0f;
-        for (int64_t j = lane; j < K; j += 32) {
-            float e = ml_d_expf(xr[j] - m);
-            pr[j] = e;
-            s += e;
-        }
-        s = ml_warp_sum(s);
+        ml_row_exp e = ml_row_max_sumexp<false, true>(xr, pr, K, lane, 32, NULL);
+        float m = e.m, s = e.s;
         float inv = (float)(1.0 / (double)s);
         for (int64_t j = lane; j < K; j += 32)
             pr[j] *= inv;
@@ -89,7 +54,7 @@ __global__ void k_nll(double *__restrict__ parts, float *__restrict__ prob, cons
 ml_status ml_cuda_nll_logsoftmax(const ml_kernel_args *a)
 {
     int64_t rows, K;
-    if (logits_labels(a, &a->in[0], &rows, &K) || ml_tensor_numel(&a->out) != 1)
+    if (ml_plan_logits_labels(a, &rows, &K) || ml_tensor_numel(&a->out) != 1)
         return ml_cuda_shape_error(a, "needs logits [B, K], labels [B] and a scalar output");
     if (!a->aux && rows * K > 0)
         return ml_error(ML_EINVAL, "cuda nll_logsoftmax: no aux buffer for the probabilities");
@@ -103,7 +68,7 @@ ml_status ml_cuda_nll_logsoftmax(const ml_kernel_args *a)
     } else {
         blocks = 0;
     }
-    k_loss_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, (double)rows);
+    k_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, 1.0, (double)rows);
     ML_CUDA_LAUNCHED();
     return ML_OK;
 }
@@ -174,7 +139,7 @@ __global__ void k_misclass(double *__restrict__ parts, const float *__restrict__
 ml_status ml_cuda_misclass(const ml_kernel_args *a)
 {
     int64_t rows, K;
-    if (logits_labels(a, &a->in[0], &rows, &K) || ml_tensor_numel(&a->out) != 1)
+    if (ml_plan_logits_labels(a, &rows, &K) || ml_tensor_numel(&a->out) != 1)
         return ml_cuda_shape_error(a, "needs scores [B, K], labels [B] and a scalar output");
     cudaStream_t st = ml_cuda_stream();
     double *parts = ml_cuda_partials(a);
@@ -185,7 +150,7 @@ ml_status ml_cuda_misclass(const ml_kernel_args *a)
                                                         (const int32_t *)ml_tensor_data(&a->in[1]), rows, K);
         ML_CUDA_LAUNCHED();
     }
-    k_loss_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, (double)rows);
+    k_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, 1.0, (double)rows);
     ML_CUDA_LAUNCHED();
     return ML_OK;
 }
@@ -219,7 +184,7 @@ static ml_status elem_loss(const ml_kernel_args *a, int kind)
     if (a->n_in < 2 || ml_tensor_numel(&a->in[0]) != ml_tensor_numel(&a->in[1]) ||
         ml_tensor_numel(&a->out) != 1)
         return ml_cuda_shape_error(a, "needs two operands of one shape and a scalar output");
-    int64_t n = ml_tensor_numel(&a->in[0]), B = batch_of(&a->in[0]);
+    int64_t n = ml_tensor_numel(&a->in[0]), B = ml_plan_batch(&a->in[0]);
     cudaStream_t st = ml_cuda_stream();
     double *parts = ml_cuda_partials(a);
     unsigned blocks = 0;
@@ -234,7 +199,7 @@ static ml_status elem_loss(const ml_kernel_args *a, int kind)
             k_elem_loss<1><<<blocks, ML_CUDA_THREADS, 0, st>>>(parts, x, y, n);
         ML_CUDA_LAUNCHED();
     }
-    k_loss_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, (double)B);
+    k_finish<<<1, ML_CUDA_THREADS, 0, st>>>(ml_cuda_f32(&a->out), parts, (int)blocks, 1.0, (double)B);
     ML_CUDA_LAUNCHED();
     return ML_OK;
 }
@@ -269,7 +234,7 @@ static ml_status elem_loss_back(const ml_kernel_args *a, int kind)
         return ml_cuda_shape_error(a, "needs g (scalar) and two operands of the output's size");
     if (n == 0)
         return ML_OK;
-    int64_t B = batch_of(&a->in[1]);
+    int64_t B = ml_plan_batch(&a->in[1]);
     float *o = ml_cuda_f32(&a->out);
     const float *g = ml_cuda_f32(&a->in[0]), *x = ml_cuda_f32(&a->in[1]), *y = ml_cuda_f32(&a->in[2]);
     unsigned blocks = ml_cuda_blocks(n);

@@ -64,17 +64,7 @@ __global__ void k_softmax(float *__restrict__ o, const float *__restrict__ x, in
     const float *xr = x + r * cols;
     float *orow = o + r * cols;
     int lane = grp<B>::lane(), step = grp<B>::size();
-    float m = -INFINITY;
-    for (int64_t j = lane; j < cols; j += step)
-        m = fmaxf(m, xr[j]);
-    m = grp<B>::max(m, sm);
-    float s = 0.0f;
-    for (int64_t j = lane; j < cols; j += step) {
-        float e = ml_d_expf(xr[j] - m);
-        orow[j] = e;
-        s += e;
-    }
-    s = grp<B>::sum(s, sm);
+    float s = ml_row_max_sumexp<B, true>(xr, orow, cols, lane, step, sm).s;
     float inv = (float)(1.0 / (double)s);
     for (int64_t j = lane; j < cols; j += step)
         orow[j] *= inv;
@@ -91,17 +81,10 @@ __global__ void k_log_softmax(float *__restrict__ o, const float *__restrict__ x
     const float *xr = x + r * cols;
     float *orow = o + r * cols;
     int lane = grp<B>::lane(), step = grp<B>::size();
-    float m = -INFINITY;
+    ml_row_exp e = ml_row_max_sumexp<B, false>(xr, NULL, cols, lane, step, sm);
+    float lse = (float)log((double)e.s);
     for (int64_t j = lane; j < cols; j += step)
-        m = fmaxf(m, xr[j]);
-    m = grp<B>::max(m, sm);
-    float s = 0.0f;
-    for (int64_t j = lane; j < cols; j += step)
-        s += ml_d_expf(xr[j] - m);
-    s = grp<B>::sum(s, sm);
-    float lse = (float)log((double)s);
-    for (int64_t j = lane; j < cols; j += step)
-        orow[j] = (xr[j] - m) - lse;
+        orow[j] = (xr[j] - e.m) - lse;
 }
 
 /* LOG = 0: out = y * (g - sum(g*y));  LOG = 1: out = g - exp(y) * sum(g). */
@@ -125,73 +108,56 @@ __global__ void k_softmax_back(float *__restrict__ o, const float *__restrict__ 
                       : __fmul_rn(yr[j], __fsub_rn(gr[j], s));
 }
 
-static int rows_cols(const ml_tensor *t, int64_t *rows, int64_t *cols)
-{
-    if (t->ndim < 1)
-        return -1;
-    *cols = t->shape[t->ndim - 1];
-    *rows = *cols ? ml_tensor_numel(t) / *cols : 0;
-    return 0;
-}
-
-static int same_shape(const ml_tensor *x, const ml_tensor *y)
-{
-    return ml_shape_equal(x->ndim, x->shape, y->ndim, y->shape);
-}
-
-#define LAUNCH_ROWS(KERNEL, rows, cols, ...)                                                    \
-    do {                                                                                        \
-        if (rows_use_block(cols))                                                               \
-            KERNEL<true><<<row_blocks(rows, true), ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(__VA_ARGS__); \
-        else                                                                                    \
-            KERNEL<false><<<row_blocks(rows, false), ML_CUDA_THREADS, 0, ml_cuda_stream()>>>(__VA_ARGS__); \
-        ML_CUDA_LAUNCHED();                                                                     \
+/* KERNEL<true, T...> with a block per row when `block`, else KERNEL<false, T...>
+ * with a warp per row, called with ARGS (in parentheses); T: the kernel's other
+ * template arguments, if any. */
+#define ROW_ARGS(...) __VA_ARGS__
+#define LAUNCH_ROWS(KERNEL, block, rows, ARGS, ...)                                                      \
+    do {                                                                                                 \
+        cudaStream_t launch_st_ = ml_cuda_stream();                                                      \
+        if (block)                                                                                       \
+            KERNEL<true, ##__VA_ARGS__><<<row_blocks(rows, true), ML_CUDA_THREADS, 0, launch_st_>>>(ROW_ARGS ARGS); \
+        else                                                                                             \
+            KERNEL<false, ##__VA_ARGS__><<<row_blocks(rows, false), ML_CUDA_THREADS, 0, launch_st_>>>(ROW_ARGS ARGS); \
+        ML_CUDA_LAUNCHED();                                                                              \
     } while (0)
 
 ml_status ml_cuda_softmax(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 1 || !same_shape(&a->out, &a->in[0]) || rows_cols(&a->out, &rows, &cols))
+    if (a->n_in < 1 || !ml_plan_same_shape(&a->out, &a->in[0]) || ml_plan_rows_cols(&a->out, &rows, &cols))
         return ml_cuda_shape_error(a, "input and output shapes differ");
     if (rows * cols == 0)
         return ML_OK;
-    LAUNCH_ROWS(k_softmax, rows, cols, ml_cuda_f32(&a->out), ml_cuda_f32(&a->in[0]), rows, cols);
+    LAUNCH_ROWS(k_softmax, rows_use_block(cols), rows, (ml_cuda_f32(&a->out), ml_cuda_f32(&a->in[0]), rows, cols));
     return ML_OK;
 }
 
 ml_status ml_cuda_log_softmax(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 1 || !same_shape(&a->out, &a->in[0]) || rows_cols(&a->out, &rows, &cols))
+    if (a->n_in < 1 || !ml_plan_same_shape(&a->out, &a->in[0]) || ml_plan_rows_cols(&a->out, &rows, &cols))
         return ml_cuda_shape_error(a, "input and output shapes differ");
     if (rows * cols == 0)
         return ML_OK;
-    LAUNCH_ROWS(k_log_softmax, rows, cols, ml_cuda_f32(&a->out), ml_cuda_f32(&a->in[0]), rows, cols);
+    LAUNCH_ROWS(k_log_softmax, rows_use_block(cols), rows, (ml_cuda_f32(&a->out), ml_cuda_f32(&a->in[0]), rows, cols));
     return ML_OK;
 }
 
 static ml_status softmax_back_common(const ml_kernel_args *a, int log)
 {
     int64_t rows, cols;
-    if (a->n_in < 2 || !same_shape(&a->out, &a->in[0]) || !same_shape(&a->out, &a->in[1]) ||
-        rows_cols(&a->out, &rows, &cols))
+    if (a->n_in < 2 || !ml_plan_same_shape(&a->out, &a->in[0]) || !ml_plan_same_shape(&a->out, &a->in[1]) ||
+        ml_plan_rows_cols(&a->out, &rows, &cols))
         return ml_cuda_shape_error(a, "g, y and output shapes differ");
     if (rows * cols == 0)
         return ML_OK;
     float *o = ml_cuda_f32(&a->out);
     const float *g = ml_cuda_f32(&a->in[0]), *y = ml_cuda_f32(&a->in[1]);
-    bool block = rows_use_block(cols);
-    unsigned grid = row_blocks(rows, block);
-    cudaStream_t s = ml_cuda_stream();
-    if (block && log)
-        k_softmax_back<true, 1><<<grid, ML_CUDA_THREADS, 0, s>>>(o, g, y, rows, cols);
-    else if (block)
-        k_softmax_back<true, 0><<<grid, ML_CUDA_THREADS, 0, s>>>(o, g, y, rows, cols);
-    else if (log)
-        k_softmax_back<false, 1><<<grid, ML_CUDA_THREADS, 0, s>>>(o, g, y, rows, cols);
+    if (log)
+        LAUNCH_ROWS(k_softmax_back, rows_use_block(cols), rows, (o, g, y, rows, cols), 1);
     else
-        k_softmax_back<false, 0><<<grid, ML_CUDA_THREADS, 0, s>>>(o, g, y, rows, cols);
-    ML_CUDA_LAUNCHED();
+        LAUNCH_ROWS(k_softmax_back, rows_use_block(cols), rows, (o, g, y, rows, cols), 0);
     return ML_OK;
 }
 
@@ -294,7 +260,7 @@ __global__ void k_total_partials(double *__restrict__ parts, const float *__rest
         parts[blockIdx.x] = t;
 }
 
-/* out[0] = (float)(sum of parts * mul / div). */
+/* Also the losses' last pass (cuda_impl.h). */
 __global__ void k_finish(float *out, const double *__restrict__ parts, int n_parts, double mul, double div)
 {
     __shared__ double sm[32];
@@ -304,12 +270,6 @@ __global__ void k_finish(float *out, const double *__restrict__ parts, int n_par
     s = ml_block_sum(s, sm);
     if (threadIdx.x == 0)
         out[0] = div != 0.0 ? (float)(s * mul / div) : 0.0f;
-}
-
-__global__ void k_scale_copy(float *__restrict__ o, const float *__restrict__ x, int64_t n, float scale)
-{
-    ML_GRID_STRIDE(i, n)
-    o[i] = x[i] * scale;
 }
 
 /* Sums x (shape[nd]) over the axes flagged in `reduced` into out (the kept axes
@@ -330,7 +290,7 @@ static ml_status reduce_sum(const ml_kernel_args *a, const float *x, int nd, con
         return ML_OK;
     }
     if (k == 0 || (k == 1 && !r[0])) { /* nothing summed */
-        k_scale_copy<<<ml_cuda_blocks(total), ML_CUDA_THREADS, 0, st>>>(out, x, total, scale);
+        k_affine<<<ml_cuda_blocks(total), ML_CUDA_THREADS, 0, st>>>(out, x, total, scale, 0.0f);
         ML_CUDA_LAUNCHED();
         return ML_OK;
     }
@@ -347,12 +307,7 @@ static ml_status reduce_sum(const ml_kernel_args *a, const float *x, int nd, con
     }
     if (k == 2 && !r[0]) { /* rows */
         int64_t rows = n[0], cols = n[1];
-        bool block = rows_use_block(cols);
-        if (block)
-            k_row_sum<true><<<row_blocks(rows, true), ML_CUDA_THREADS, 0, st>>>(out, x, rows, cols, scale);
-        else
-            k_row_sum<false><<<row_blocks(rows, false), ML_CUDA_THREADS, 0, st>>>(out, x, rows, cols, scale);
-        ML_CUDA_LAUNCHED();
+        LAUNCH_ROWS(k_row_sum, rows_use_block(cols), rows, (out, x, rows, cols, scale));
         return ML_OK;
     }
     /* [A,] R, K summed over R, when K fills the 32 lanes or R is short (else the
@@ -385,12 +340,7 @@ static ml_status reduce_sum(const ml_kernel_args *a, const float *x, int nd, con
             p.out_n *= n[i];
         }
     }
-    bool block = p.red_n > 4096;
-    if (block)
-        k_general_sum<true><<<row_blocks(p.out_n, true), ML_CUDA_THREADS, 0, st>>>(out, x, p, scale);
-    else
-        k_general_sum<false><<<row_blocks(p.out_n, false), ML_CUDA_THREADS, 0, st>>>(out, x, p, scale);
-    ML_CUDA_LAUNCHED();
+    LAUNCH_ROWS(k_general_sum, p.red_n > 4096, p.out_n, (out, x, p, scale));
     return ML_OK;
 }
 
@@ -407,22 +357,11 @@ ml_status ml_cuda_sum(const ml_kernel_args *a)
 
 ml_status ml_cuda_sum_to(const ml_kernel_args *a)
 {
-    if (a->n_in < 1)
-        return ml_cuda_shape_error(a, "needs an input");
+    int reduced[ML_MAX_DIMS];
+    const char *why = ml_sum_to_plan(a, reduced);
+    if (why)
+        return ml_cuda_shape_error(a, why);
     const ml_tensor *in = &a->in[0], *out = &a->out;
-    if (out->ndim > in->ndim)
-        return ml_cuda_shape_error(a, "output has more dimensions than the input");
-    int reduced[ML_MAX_DIMS] = {0};
-    int lead = in->ndim - out->ndim;
-    for (int i = 0; i < in->ndim; i++) {
-        int64_t od = i >= lead ? out->shape[i - lead] : 1;
-        if (od == in->shape[i])
-            reduced[i] = 0;
-        else if (od == 1)
-            reduced[i] = 1;
-        else
-            return ml_cuda_shape_error(a, "output is not a broadcast source of the input");
-    }
     return reduce_sum(a, ml_cuda_f32(in), in->ndim, in->shape, reduced, ml_cuda_f32(out), 1.0f);
 }
 
@@ -558,10 +497,7 @@ ml_status ml_cuda_max(const ml_kernel_args *a)
     const float *x = ml_cuda_f32(in);
     cudaStream_t st = ml_cuda_stream();
     if (inner == 1) {
-        if (rows_use_block(len))
-            k_row_argmax<true, true><<<row_blocks(outer, true), ML_CUDA_THREADS, 0, st>>>(o, arg, x, outer, len);
-        else
-            k_row_argmax<false, true><<<row_blocks(outer, false), ML_CUDA_THREADS, 0, st>>>(o, arg, x, outer, len);
+        LAUNCH_ROWS(k_row_argmax, rows_use_block(len), outer, (o, arg, x, outer, len), true);
     } else {
         for (int64_t i0 = 0; i0 < outer; i0 += 65535) {
             dim3 grid((unsigned)((inner + 31) / 32), (unsigned)(outer - i0 < 65535 ? outer - i0 : 65535));
@@ -570,7 +506,6 @@ ml_status ml_cuda_max(const ml_kernel_args *a)
             ML_CUDA_LAUNCHED();
         }
     }
-    ML_CUDA_LAUNCHED();
     return ML_OK;
 }
 
@@ -607,7 +542,7 @@ ml_status ml_cuda_max_back(const ml_kernel_args *a)
 ml_status ml_cuda_argmax(const ml_kernel_args *a)
 {
     int64_t rows, cols;
-    if (a->n_in < 1 || rows_cols(&a->in[0], &rows, &cols) ||
+    if (a->n_in < 1 || ml_plan_rows_cols(&a->in[0], &rows, &cols) ||
         !ml_plan_shape_minus_axis(&a->in[0], a->in[0].ndim - 1, &a->out))
         return ml_cuda_shape_error(a, "output is not the input less its last axis");
     if (cols == 0 && ml_tensor_numel(&a->out) > 0)
@@ -616,11 +551,6 @@ ml_status ml_cuda_argmax(const ml_kernel_args *a)
         return ML_OK;
     int32_t *o = (int32_t *)ml_tensor_data(&a->out);
     const float *x = ml_cuda_f32(&a->in[0]);
-    cudaStream_t st = ml_cuda_stream();
-    if (rows_use_block(cols))
-        k_row_argmax<true, false><<<row_blocks(rows, true), ML_CUDA_THREADS, 0, st>>>(NULL, o, x, rows, cols);
-    else
-        k_row_argmax<false, false><<<row_blocks(rows, false), ML_CUDA_THREADS, 0, st>>>(NULL, o, x, rows, cols);
-    ML_CUDA_LAUNCHED();
+    LAUNCH_ROWS(k_row_argmax, rows_use_block(cols), rows, (NULL, o, x, rows, cols), false);
     return ML_OK;
 }
