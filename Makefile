@@ -80,7 +80,7 @@ cmd: $(CMDS)
 cmd/ml-%: cmd/ml-%.c cmd/cli.c cmd/cli.h lib/libml.a $(HEADERS)
 	$(CC) $(CFLAGS_ALL) -o $@ $< cmd/cli.c lib/libml.a $(LDLIBS_ALL)
 
-tests/unit/test_%: tests/unit/test_%.c tests/unit/harness.h tests/unit/host_tensors.h lib/libml.a $(HEADERS)
+tests/unit/test_%: tests/unit/test_%.c tests/unit/harness.h tests/unit/host_tensors.h tests/unit/scratch.h lib/libml.a $(HEADERS)
 	$(CC) $(CFLAGS_ALL) -o $@ $< lib/libml.a $(LDLIBS_ALL)
 
 bench/bench_%: bench/bench_%.c lib/libml.a $(HEADERS)

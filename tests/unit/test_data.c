@@ -12,18 +12,8 @@
 #include <zlib.h>
 
 #include "harness.h"
+#include "scratch.h"
 #include "ml.h"
-
-static char dir[64];
-
-static const char *tmp(const char *name)
-{
-    static char buf[8][512];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
 
 static int contains(const char *hay, const char *needle)
 {
@@ -625,11 +615,7 @@ static void test_one_hot(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/test_data.XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    scratch_begin("test_data");
     uint64_t live = ml_alloc_stats_get().bytes_live;
     test_idx();
     test_files();
@@ -639,9 +625,6 @@ int main(void)
     test_one_hot();
     CHECK(ml_alloc_stats_get().bytes_live == live, "no memory left allocated (%lld bytes)",
           (long long)(ml_alloc_stats_get().bytes_live - live));
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    scratch_end();
     return harness_done();
 }

@@ -11,21 +11,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "scratch.h"
 #include "ml.h"
 
 #define N 1003 /* not a multiple of any batch size used */
 #define D 7
-
-static char dir[64];
-
-static const char *tmp(const char *name)
-{
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
 
 /* Row i holds i*10 + j in column j, label i % 5. */
 static ml_dataset *make_dataset(void)
@@ -374,11 +364,7 @@ done:
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/test_feed.XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    scratch_begin("test_feed");
     uint64_t live = ml_alloc_stats_get().bytes_live;
     ml_dataset *mem = make_dataset();
     ml_dataset_save_opts so = {.chunk_rows = 37, .deflate = 1}; /* chunks across batches, compressed */
@@ -404,9 +390,6 @@ int main(void)
     ml_dataset_free(mem);
     CHECK(ml_alloc_stats_get().bytes_live == live, "no memory left allocated (%lld bytes)",
           (long long)(ml_alloc_stats_get().bytes_live - live));
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        return 1;
+    scratch_end();
     return harness_done();
 }

@@ -20,19 +20,9 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "harness.h"
+#include "scratch.h"
 #include "io/h5.h"
 #include "tensor/tensor.h"
-
-static char dir[64];
-
-static const char *tmp(const char *name)
-{
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
 
 static int contains(const char *hay, const char *needle)
 {
@@ -81,19 +71,6 @@ static int count_temporaries(void)
     if (d)
         closedir(d);
     return n;
-}
-
-static void remove_dir(void)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            unlink(tmp(e->d_name));
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
 }
 
 static ml_tensor *pattern(ml_dtype dtype, int ndim, const int64_t *shape, int seed)
@@ -1085,11 +1062,7 @@ static void test_h5dump(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    snprintf(dir, sizeof dir, "/tmp/test_h5.XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    scratch_begin("test_h5");
     uint64_t live = ml_alloc_stats_get().bytes_live;
     /* Everything the library (or HDF5) might print to stderr lands in a file. */
     fflush(stderr);
@@ -1120,6 +1093,6 @@ int main(void)
     CHECK(count_temporaries() == 0, "no temporary files left in the folder");
     CHECK(ml_alloc_stats_get().bytes_live == live, "every ml_malloc was freed (%lld bytes live)",
           (long long)(ml_alloc_stats_get().bytes_live - live));
-    remove_dir();
+    scratch_end();
     return harness_done();
 }

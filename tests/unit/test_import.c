@@ -13,18 +13,8 @@
 #include <zlib.h>
 
 #include "harness.h"
+#include "scratch.h"
 #include "ml.h"
-
-static char dir[64];
-
-static const char *tmp(const char *name)
-{
-    static char buf[8][512];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
 
 static int contains(const char *hay, const char *needle)
 {
@@ -393,20 +383,13 @@ static void test_hdf5(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/test_import.XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    scratch_begin("test_import");
     uint64_t live = ml_alloc_stats_get().bytes_live;
     test_csv();
     test_npy();
     test_hdf5();
     CHECK(ml_alloc_stats_get().bytes_live == live, "no memory left allocated (%lld bytes)",
           (long long)(ml_alloc_stats_get().bytes_live - live));
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    scratch_end();
     return harness_done();
 }

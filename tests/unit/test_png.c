@@ -13,18 +13,8 @@
 #include <zlib.h>
 
 #include "harness.h"
+#include "scratch.h"
 #include "ml.h"
-
-static char dir[64];
-
-static const char *tmp(const char *name)
-{
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
 
 static int contains(const char *hay, const char *needle)
 {
@@ -659,11 +649,7 @@ static void test_records(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ml-test-png-XXXXXX");
-    if (!mkdtemp(dir)) {
-        printf("Bail out! cannot create a scratch folder\n");
-        return 1;
-    }
+    scratch_begin("test_png");
     test_png_structure();
     test_atomic();
     test_ticks();
@@ -671,7 +657,7 @@ int main(void)
     test_font();
     test_tile();
     test_records();
-    rmdir(dir);
+    scratch_end();
     ml_alloc_stats st = ml_alloc_stats_get();
     CHECK(st.bytes_live == 0, "no library memory left allocated (%llu bytes)",
           (unsigned long long)st.bytes_live);

@@ -14,18 +14,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "scratch.h"
 #include "ml.h"
-
-static char dir[64];
-
-static const char *tmp(const char *name)
-{
-    static char buf[8][512];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
 
 enum { N = 400, D = 6 };
 
@@ -575,11 +565,7 @@ static void test_files(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/test_preprocess.XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    scratch_begin("test_preprocess");
     uint64_t live = ml_alloc_stats_get().bytes_live;
     test_gcn();
     test_remove_mean();
@@ -591,9 +577,6 @@ int main(void)
     test_files();
     CHECK(ml_alloc_stats_get().bytes_live == live, "no memory leaked (%llu bytes live)",
           (unsigned long long)(ml_alloc_stats_get().bytes_live - live));
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        return 1;
+    scratch_end();
     return harness_done();
 }
